@@ -1,0 +1,3 @@
+from bpquiz.cli import main
+
+main()

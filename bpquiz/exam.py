@@ -1,0 +1,80 @@
+"""A whole exam: draw the variants, then write the key, the answer templates (and the sheets)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bpquiz.files import OutputExists, write_atomic
+from bpquiz.generate import Settings, Variant, make_variants
+from bpquiz.key import dumps, key_document
+
+ANSWERS_FORMAT = "bpquiz-answers/1"
+
+
+class ExamError(Exception):
+    """Something about the exam's files the user can fix; the message says how."""
+
+
+@dataclass
+class Written:
+    """Where everything went, for the one-line-per-kind summary."""
+
+    key: Path
+    answers: list[Path] = field(default_factory=list)
+    files: dict[str, list[Path]] = field(default_factory=dict)
+
+
+def answers_template(variant: Variant, asked: Sequence[str]) -> dict:
+    """A blank answers file: the variant's code and every asked quantity id set to null."""
+    student = variant.student["id"] if variant.student else ""
+    ids = [q.id for q in variant.solution.computed() if q.kind in asked]
+    return {
+        "format": ANSWERS_FORMAT,
+        "variant": variant.code,
+        "student": student,
+        "answers": dict.fromkeys(ids),
+    }
+
+
+def variant_stem(variant: Variant) -> str:
+    """File-name stem of one variant's outputs: the variant code (roster ids are user text)."""
+    return variant.code
+
+
+def write_exam(
+    settings: Settings,
+    seed: int,
+    count: int,
+    students: Sequence[dict[str, str]] | None,
+    name: str,
+    keys_dir: Path,
+    out_dir: Path,
+    force: bool = False,
+) -> tuple[list[Variant], Written]:
+    """Draw the variants and write the key (never silently replacing one) and the templates."""
+    key_path = keys_dir / f"{name}.json"
+    if key_path.exists() and not force:
+        raise ExamError(
+            f"{key_path} already exists; printed sheets may depend on it. "
+            "Use --force to replace it, or --name to write a new exam."
+        )
+    variants = make_variants(settings, seed, count, students)
+    try:
+        write_atomic(key_path, dumps(key_document(name, seed, settings, variants)), replace=force)
+    except OutputExists:
+        raise ExamError(f"{key_path} already exists. Use --force to replace it.") from None
+    except OSError as exc:
+        raise ExamError(f"cannot write {key_path}: {exc.strerror}") from None
+    written = Written(key=key_path)
+    try:
+        for v in variants:
+            path = out_dir / f"{variant_stem(v)}-answers.json"
+            template = answers_template(v, settings.asked)
+            write_atomic(path, json.dumps(template, indent=1, ensure_ascii=False) + "\n")
+            written.answers.append(path)
+    except OSError as exc:
+        raise ExamError(f"cannot write into {out_dir}: {exc.strerror}") from None
+    return variants, written

@@ -1,0 +1,39 @@
+"""Writing files so that nothing the user has is lost: a temp file, then an atomic rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+class OutputExists(FileExistsError):
+    """The target exists and the user did not ask to replace it."""
+
+
+def write_atomic(path: Path, data: bytes | str, *, replace: bool = True) -> None:
+    """Write `data` to `path` completely or not at all; with replace=False an existing file stays."""
+    path = Path(path)
+    if not replace and path.exists():
+        raise OutputExists(str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if replace:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the name was taken meanwhile, so a concurrent writer can't be clobbered.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise OutputExists(str(path)) from None
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,161 @@
+"""Activations and losses, each written once as expressions (value and derivative)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bpquiz.expr import HALF, ONE, Call, Diff, Expr, Neg, Num, Prod, Quot, Square, Sum, sigmoid
+
+LEAKY_SLOPE = 0.01
+
+
+def _exp(x: float) -> float:
+    return math.exp(x) if x < 709.0 else math.inf
+
+
+def _ln(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _relu(z: float) -> float:
+    return z if z > 0 else 0.0
+
+
+def _leaky_relu(z: float) -> float:
+    return z if z > 0 else LEAKY_SLOPE * z
+
+
+# A ReLU's derivative at exactly 0 is taken as 0 (the usual convention); generated exercises avoid z = 0.
+def _relu_slope(z: float) -> float:
+    return 1.0 if z > 0 else 0.0
+
+
+def _leaky_slope(z: float) -> float:
+    return 1.0 if z > 0 else LEAKY_SLOPE
+
+
+def number_text(value: float) -> str:
+    """A constant as a teacher writes it: 2, 0.5, 0.01 (shortest exact form, typographic minus)."""
+    text = repr(float(value))
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text.replace("-", "−")
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    definition: str
+    """How the sheet states it, in terms of z and a."""
+    derivative_text: str
+
+    def apply(self, z: Expr) -> Expr:
+        match self.name:
+            case "sigmoid":
+                return Call("σ", sigmoid, z)
+            case "tanh":
+                return Call("tanh", math.tanh, z)
+            case "relu":
+                return Call("relu", _relu, z)
+            case "leaky_relu":
+                return Call("lrelu", _leaky_relu, z)
+            case "linear":
+                return z
+        raise ValueError(self.name)
+
+    def derivative(self, z: Expr, a: Expr) -> Expr | None:
+        """f′(z), written in terms of the activation a where that is how it is taught; None for 1."""
+        match self.name:
+            case "sigmoid":
+                return Prod((a, Diff(ONE, a)))
+            case "tanh":
+                return Diff(ONE, Square(a))
+            case "relu":
+                return Call("relu′", _relu_slope, z)
+            case "leaky_relu":
+                return Call("lrelu′", _leaky_slope, z)
+            case "linear":
+                return None
+        raise ValueError(self.name)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("sigmoid", "a = σ(z) = 1/(1 + e^(−z))", "σ′(z) = a(1 − a)"),
+        Activation("tanh", "a = tanh(z)", "tanh′(z) = 1 − a²"),
+        Activation("relu", "a = relu(z) = max(0, z)", "relu′(z) = 1 if z > 0, else 0"),
+        Activation(
+            "leaky_relu",
+            f"a = lrelu(z) = z if z > 0, else {LEAKY_SLOPE}·z",
+            f"lrelu′(z) = 1 if z > 0, else {LEAKY_SLOPE}",
+        ),
+        Activation("linear", "a = z", "f′(z) = 1"),
+        Activation("softmax", "aⱼ = exp(zⱼ)/Σₖ exp(zₖ)", "(used with cross-entropy: δ = a − t)"),
+    ]
+}
+
+LOSSES: dict[str, str] = {
+    "half_sse": "L = ½·Σₖ (aₖ − tₖ)²",
+    "mse": "L = (1/K)·Σₖ (aₖ − tₖ)²",
+    "bce": "L = −(1/K)·Σₖ [tₖ·ln(aₖ) + (1 − tₖ)·ln(1 − aₖ)]",
+    "cross_entropy": "L = −Σₖ tₖ·ln(aₖ)",
+}
+
+
+def softmax(z: Sequence[Expr], j: int) -> Expr:
+    return Quot(Call("exp", _exp, z[j]), Sum(tuple(Call("exp", _exp, zk) for zk in z)))
+
+
+def _mean_over(terms: Sequence[Expr], k: int) -> Expr:
+    total = Sum(tuple(terms))
+    return total if k == 1 else Quot(total, Num(float(k), str(k)))
+
+
+def loss(name: str, a: Sequence[Expr], t: Sequence[Expr]) -> Expr:
+    """One example's loss over its K outputs."""
+    k = len(a)
+    match name:
+        case "half_sse":
+            return Prod(
+                (HALF, Sum(tuple(Square(Diff(ak, tk)) for ak, tk in zip(a, t, strict=True))))
+            )
+        case "mse":
+            return _mean_over([Square(Diff(ak, tk)) for ak, tk in zip(a, t, strict=True)], k)
+        case "bce":
+            terms = [
+                Sum(
+                    (
+                        Prod((tk, Call("ln", _ln, ak))),
+                        Prod((Diff(ONE, tk), Call("ln", _ln, Diff(ONE, ak)))),
+                    )
+                )
+                for ak, tk in zip(a, t, strict=True)
+            ]
+            return Neg(_mean_over(terms, k))
+        case "cross_entropy":
+            return Neg(
+                Sum(tuple(Prod((tk, Call("ln", _ln, ak))) for ak, tk in zip(a, t, strict=True)))
+            )
+    raise ValueError(name)
+
+
+def loss_slope(name: str, activation: str, a: Expr, t: Expr, k: int) -> tuple[Expr, bool]:
+    """∂L/∂a for one output, and whether it already includes the activation's derivative.
+
+    Sigmoid with binary cross-entropy and softmax with cross-entropy are taught in their simplified
+    form (a − t), where the activation's derivative has cancelled.
+    """
+    error = Diff(a, t)
+    match name:
+        case "half_sse":
+            return error, False
+        case "mse":
+            return Prod((Num(2.0 / k, "2" if k == 1 else f"2/{k}"), error)), False
+        case "bce" if activation == "sigmoid":
+            return (error if k == 1 else Quot(error, Num(float(k), str(k)))), True
+        case "cross_entropy" if activation == "softmax":
+            return error, True
+    raise ValueError(f"{name} with {activation}")

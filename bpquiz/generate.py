@@ -1,0 +1,322 @@
+"""Random exercises: presets, exam-friendly numbers, and redrawing the ones not worth doing."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from bpquiz.functions import LOSSES
+from bpquiz.rounding import Rounding
+from bpquiz.solution import KINDS, Solution
+from bpquiz.spec import BIAS_MODES, Problem, SpecError, parse_problem
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+"""No 0/O, 1/I/L: a code read off paper is typed back without ambiguity."""
+CODE_LENGTH = 5
+MAX_ATTEMPTS = 2000
+LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
+SATURATED_Z = {"sigmoid": 3.0, "tanh": 2.0}
+"""Beyond these |z| the derivative is so flat that the exercise teaches little."""
+MIN_GRADIENT_UNITS = 2
+MIN_GRADIENT = 5e-4
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to draw: a preset with the teacher's overrides applied."""
+
+    preset: str
+    description: str
+    layers: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str = "half_sse"
+    bias: str = "per_neuron"
+    batch: tuple[int, int] = (1, 1)
+    """Smallest and largest number of examples."""
+    learning_rate: float | None = None
+    """None: drawn from LEARNING_RATES."""
+    xor: bool = False
+    rounding: Rounding = field(default_factory=Rounding)
+    asked: tuple[str, ...] = KINDS
+
+
+PRESETS: dict[str, Settings] = {
+    s.preset: s
+    for s in [
+        Settings(
+            "classic",
+            "2-3-2 sigmoid net, half squared error (the default)",
+            (2, 3, 2),
+            ("sigmoid", "sigmoid"),
+        ),
+        Settings(
+            "chain", "1-1-1 chain: one neuron per layer, sigmoid", (1, 1, 1), ("sigmoid", "sigmoid")
+        ),
+        Settings(
+            "xor",
+            "2-2-1 sigmoid net on one binary XOR example",
+            (2, 2, 1),
+            ("sigmoid", "sigmoid"),
+            xor=True,
+        ),
+        Settings(
+            "single-output",
+            "2-3-1: three hidden neurons, one sigmoid output",
+            (2, 3, 1),
+            ("sigmoid", "sigmoid"),
+        ),
+        Settings(
+            "batch",
+            "2-2-1 sigmoid net on a mini-batch of 2–4 examples (mean gradient)",
+            (2, 2, 1),
+            ("sigmoid", "sigmoid"),
+            batch=(2, 4),
+        ),
+        Settings(
+            "softmax",
+            "2-3-3 ReLU hidden layer, softmax output, cross-entropy",
+            (2, 3, 3),
+            ("relu", "softmax"),
+            loss="cross_entropy",
+        ),
+        Settings(
+            "deep",
+            "2-2-2-1: two sigmoid hidden layers",
+            (2, 2, 2, 1),
+            ("sigmoid", "sigmoid", "sigmoid"),
+        ),
+    ]
+}
+DEFAULT_PRESET = "classic"
+
+
+def customise(
+    preset: str = DEFAULT_PRESET,
+    *,
+    layers: Sequence[int] | None = None,
+    activations: Sequence[str] | None = None,
+    loss: str | None = None,
+    learning_rate: float | None = None,
+    batch: int | None = None,
+    bias: str | None = None,
+    rounding: Rounding | None = None,
+    asked: Sequence[str] | None = None,
+) -> Settings:
+    """A preset with overrides; raises SpecError for a combination that can't be drawn."""
+    if preset not in PRESETS:
+        raise SpecError(f"unknown preset '{preset}': expected one of {', '.join(PRESETS)}")
+    s = PRESETS[preset]
+    changes: dict[str, Any] = {}
+    if layers is not None:
+        changes["layers"] = tuple(layers)
+        if activations is None and len(layers) != len(s.layers):
+            # Keep the preset's hidden and output activations for a different depth.
+            activations = [s.activations[0]] * (len(layers) - 2) + [s.activations[-1]]
+    if activations is not None:
+        depth = len(changes.get("layers", s.layers)) - 1
+        acts = list(activations)
+        changes["activations"] = tuple(acts * depth if len(acts) == 1 else acts)
+    if loss is not None:
+        changes["loss"] = loss
+    if learning_rate is not None:
+        changes["learning_rate"] = learning_rate
+    if batch is not None:
+        if not 1 <= batch <= 8:
+            raise SpecError(f"--batch: expected 1 to 8 examples, got {batch}")
+        changes["batch"] = (batch, batch)
+    if bias is not None:
+        if bias not in BIAS_MODES:
+            raise SpecError(f"--bias: expected one of {', '.join(BIAS_MODES)}, got '{bias}'")
+        changes["bias"] = bias
+    if rounding is not None:
+        changes["rounding"] = rounding
+    if asked is not None:
+        unknown = [k for k in asked if k not in KINDS]
+        if unknown or not asked:
+            raise SpecError(
+                f"--ask: expected kinds from {', '.join(KINDS)}, got '{','.join(asked)}'"
+            )
+        changes["asked"] = tuple(k for k in KINDS if k in asked)
+    settings = replace(s, **changes)
+    if settings.loss not in LOSSES:
+        raise SpecError(f"--loss: expected one of {', '.join(LOSSES)}, got '{settings.loss}'")
+    # One trial draw checks the combination with the same rules as a typed-in spec.
+    parse_problem(_draw(np.random.default_rng(0), settings).to_dict(), source="options")
+    return settings
+
+
+# --- drawing -----------------------------------------------------------------------------
+
+
+def _grid(rng: np.random.Generator, low: int, high: int, scale: int, size, avoid_zero=True):
+    """Numbers k/scale for integer k in [low, high]: one or two decimals, never hidden digits."""
+    values = rng.integers(low, high + 1, size=size)
+    if avoid_zero:
+        values = np.where(values == 0, high, values)
+    return values / scale
+
+
+def _draw_targets(rng: np.random.Generator, s: Settings, examples: int) -> np.ndarray:
+    k = s.layers[-1]
+    output = s.activations[-1]
+    if s.loss == "cross_entropy":
+        return np.eye(k)[rng.integers(0, k, size=examples)]
+    if s.loss == "bce":
+        return rng.integers(0, 2, size=(examples, k)).astype(float)
+    if output == "sigmoid":
+        return _grid(rng, 1, 99, 100, (examples, k))
+    if output == "tanh":
+        return _grid(rng, -9, 9, 10, (examples, k))
+    return _grid(rng, -10, 15, 10, (examples, k))
+
+
+def _draw(rng: np.random.Generator, s: Settings) -> Problem:
+    examples = int(rng.integers(s.batch[0], s.batch[1] + 1))
+    n = s.layers
+    if s.xor and n[0] == 2:
+        patterns = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+        inputs = patterns[
+            rng.permutation(4)[:examples] if examples <= 4 else rng.integers(0, 4, examples)
+        ]
+        targets = np.logical_xor(inputs[:, 0], inputs[:, 1]).astype(float)[:, None]
+        targets = np.repeat(targets, n[-1], axis=1)
+    else:
+        inputs = _grid(rng, -10, 10, 10, (examples, n[0]))
+        targets = _draw_targets(rng, s, examples)
+    weights = [_grid(rng, -80, 80, 100, (n[l - 1], n[l])) for l in range(1, len(n))]
+    if s.bias == "per_neuron":
+        biases: Any = [_grid(rng, -50, 50, 100, n[l]).tolist() for l in range(1, len(n))]
+    elif s.bias == "shared":
+        biases = _grid(rng, -50, 50, 100, len(n) - 1).tolist()
+    else:
+        biases = None
+    rate = s.learning_rate if s.learning_rate is not None else float(rng.choice(LEARNING_RATES))
+    spec = {
+        "layers": list(n),
+        "activations": list(s.activations),
+        "loss": s.loss,
+        "learning_rate": rate,
+        "bias": s.bias,
+        "inputs": inputs.tolist(),
+        "targets": targets.tolist(),
+        "weights": [w.tolist() for w in weights],
+    }
+    if biases is not None:
+        spec["biases"] = biases
+    return parse_problem(spec, source="options")
+
+
+def not_worth_doing(solution: Solution, s: Settings) -> str | None:
+    """Why this exercise teaches little (or can't separate right from wrong), or None."""
+    p = solution.problem
+    values = solution.values
+    rounding = s.rounding
+    quantities = list(solution.computed())
+    for q in quantities:
+        if q.kind != "z":
+            continue
+        act = p.activations[q.layer - 1]
+        z = values[q.id]
+        if act in SATURATED_Z and abs(z) > SATURATED_Z[act]:
+            return f"{q.id} saturates the {act}"
+        if act in ("relu", "leaky_relu") and z == 0:
+            return f"{q.id} sits on the ReLU's kink"
+    for l, act in enumerate(p.activations, start=1):
+        if act in ("relu", "leaky_relu"):
+            for j in range(1, p.layers[l] + 1):
+                if all(
+                    values[q.id] <= 0
+                    for q in quantities
+                    if q.kind == "z" and (q.layer, q.neuron) == (l, j)
+                ):
+                    return f"neuron {j} of layer {l} is a dead ReLU for every example"
+    outputs = [q for q in quantities if q.kind == "a" and q.layer == p.depth]
+    if all(
+        abs(values[q.id] - p.targets[(q.example or 1) - 1, q.neuron - 1])
+        < rounding.unit(values[q.id])
+        for q in outputs
+    ):
+        return "the outputs already match the targets"
+    asked = set(s.asked)
+    rounded = solution.evaluate(rounding)
+    for q in quantities:
+        value = values[q.id]
+        if q.kind in ("grad_w", "grad_b") and (
+            abs(value) < max(MIN_GRADIENT_UNITS * rounding.unit(value), MIN_GRADIENT)
+        ):
+            return f"{q.id} is too small to write down"
+        if q.kind in asked and rounding.tolerance(value, rounded[q.id]) >= abs(value) / 2:
+            return f"rounding makes {q.id} too imprecise to mark"
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    code: str
+    solution: Solution
+    student: dict[str, str] | None = None
+    """{'id': …, 'name': …} from a roster."""
+
+    @property
+    def problem(self) -> Problem:
+        return self.solution.problem
+
+
+def draw_variant(rng: np.random.Generator, s: Settings) -> Solution:
+    """Draw until the exercise is worth doing; deterministic for a given generator state."""
+    for _ in range(MAX_ATTEMPTS):
+        problem = _draw(rng, s)
+        try:
+            solution = Solution(problem)
+        except ValueError:
+            continue
+        if not_worth_doing(solution, s) is None:
+            return solution
+    raise SpecError(
+        f"could not draw a worthwhile '{s.preset}' exercise in {MAX_ATTEMPTS} tries "
+        "(gradients round to zero or units saturate): try more decimals or a smaller network"
+    )
+
+
+def variant_codes(seed: int, count: int) -> list[str]:
+    """Short codes, unique within the exam, derived from the seed by a one-way hash."""
+    codes: list[str] = []
+    counter = 0
+    while len(codes) < count:
+        digest = hashlib.blake2b(f"bpquiz:{seed}:{counter}".encode(), digest_size=8).digest()
+        number = int.from_bytes(digest, "big")
+        code = ""
+        for _ in range(CODE_LENGTH):
+            number, digit = divmod(number, len(CODE_ALPHABET))
+            code += CODE_ALPHABET[digit]
+        if code not in codes:
+            codes.append(code)
+        counter += 1
+    return codes
+
+
+def fresh_seed() -> int:
+    return secrets.randbelow(10**9)
+
+
+def make_variants(
+    s: Settings, seed: int, count: int, students: Sequence[dict[str, str]] | None = None
+) -> list[Variant]:
+    """`count` variants (one per student when a roster is given), all following from `seed`."""
+    if students is not None:
+        count = len(students)
+    children = np.random.SeedSequence(seed).spawn(count)
+    codes = variant_codes(seed, count)
+    return [
+        Variant(
+            code=codes[i],
+            solution=draw_variant(np.random.default_rng(children[i]), s),
+            student=students[i] if students is not None else None,
+        )
+        for i in range(count)
+    ]
