@@ -30,7 +30,7 @@ class Rounding:
     def unit(self, value: float) -> float:
         """The size of one step in the last digit a student writes for `value`."""
         if self.mode is Mode.DECIMALS or value == 0 or not math.isfinite(value):
-            return 10.0**-self.digits if self.mode is Mode.DECIMALS else 10.0**-self.digits
+            return 10.0**-self.digits
         return 10.0 ** (math.floor(math.log10(abs(value))) - self.digits + 1)
 
     def round(self, value: float) -> float:
