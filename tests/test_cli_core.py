@@ -1,0 +1,285 @@
+"""The command line for generate, solve and presets: real invocations, exit codes, exact messages."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from bpquiz.cli import app
+
+runner = CliRunner()
+GOOD = {
+    "layers": [2, 3, 2],
+    "activations": ["sigmoid", "sigmoid"],
+    "loss": "half_sse",
+    "learning_rate": 0.5,
+    "bias": "per_neuron",
+    "inputs": [[0.05, 0.10]],
+    "targets": [[0.01, 0.99]],
+    "weights": [
+        [[0.15, 0.25, 0.35], [0.20, 0.30, 0.40]],
+        [[0.40, 0.50], [0.45, 0.55], [0.10, -0.20]],
+    ],
+    "biases": [[0.35, 0.35, 0.35], [0.60, 0.60]],
+}
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def test_solve_prints_the_worked_solution(tmp_path):
+    spec = tmp_path / "mazur.json"
+    spec.write_text(json.dumps(GOOD))
+    result = runner.invoke(app, ["solve", str(spec)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    order = [
+        "Forward pass, layer 1",
+        "Forward pass, layer 2",
+        "Loss",
+        "Output deltas",
+        "Hidden deltas, layer 1",
+        "Gradients, layer 2",
+        "Updated weights and biases",
+    ]
+    positions = [text.index(title) for title in order]
+    assert positions == sorted(positions)
+    assert "δ⁽²⁾₁ = (a⁽²⁾₁ − t₁)·a⁽²⁾₁·(1 − a⁽²⁾₁)" in text
+
+
+def test_solve_json_is_the_key_entry(tmp_path):
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(GOOD))
+    result = runner.invoke(app, ["solve", str(spec), "--json", "--sigfigs", "3"])
+    assert result.exit_code == 0
+    entry = json.loads(result.stdout)
+    ids = [q["id"] for q in entry["quantities"]]
+    assert ids[:2] == ["z1_1", "z1_2"] and "w_new1_2_3" in ids
+    assert entry["problem"]["weights"] == GOOD["weights"]
+
+
+def test_textbook_notation(tmp_path):
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(GOOD))
+    result = runner.invoke(app, ["solve", str(spec), "--notation", "textbook"])
+    assert result.exit_code == 0
+    assert "δʸ₁ = (y₁ − t₁)·y₁·(1 − y₁)" in result.stdout
+    assert "u₁₁" in result.stdout
+
+
+def mutate(path, value):
+    spec = copy.deepcopy(GOOD)
+    *parents, last = path
+    target = spec
+    for key in parents:
+        target = target[key]
+    if value is ...:
+        del target[last]
+    else:
+        target[last] = value
+    return spec
+
+
+BAD_SPECS = [
+    (mutate(["layers"], [2, 3]), "field 'layers': expected a list of 3 to 6"),
+    (mutate(["layers"], [2, 0, 2]), "field 'layers'"),
+    (
+        mutate(["weights", 1], [[0.4, 0.5], [0.45, 0.55]]),
+        "field 'weights[1]': expected 3 rows of 2",
+    ),
+    (mutate(["weights", 0, 1, 2], "x"), "field 'weights[0][1][2]': expected a finite number"),
+    (mutate(["weights", 0, 1, 2], True), "field 'weights[0][1][2]': expected a finite number"),
+    (mutate(["activations"], ["softmax", "sigmoid"]), "softmax only on the output layer"),
+    (mutate(["activations"], ["sigmoid", "swish"]), "field 'activations[1]': expected one of"),
+    (mutate(["loss"], "cross_entropy"), "softmax on the output layer for the cross_entropy loss"),
+    (mutate(["learning_rate"], -0.5), "field 'learning_rate': expected a number greater than 0"),
+    (mutate(["targets"], [[0.5]]), "field 'targets[0]': expected a list of 2 numbers"),
+    (
+        mutate(["inputs"], [[0.05, 0.1], [0.2, 0.3]]),
+        "field 'targets': expected one row per input row (2)",
+    ),
+    (mutate(["biases"], ...), "field 'biases' is missing"),
+    (mutate(["lerning_rate"], 0.5), "unknown field 'lerning_rate'"),
+    (mutate(["weights"], ...), "field 'weights' is missing"),
+    (
+        {**GOOD, "loss": "bce", "targets": [[0.5, 1.5]]},
+        "field 'targets': expected values between 0 and 1",
+    ),
+    (
+        {
+            **GOOD,
+            "activations": ["sigmoid", "softmax"],
+            "loss": "cross_entropy",
+            "targets": [[0.3, 0.3]],
+        },
+        "each row ≥ 0 and summing to 1",
+    ),
+    ({**GOOD, "activations": ["sigmoid", "softmax"]}, "field 'loss': expected cross_entropy"),
+    ([1, 2], "expected a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("spec", "message"), BAD_SPECS)
+def test_bad_specs_get_one_clear_line(tmp_path, spec, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(spec))
+    line = one_error_line(runner.invoke(app, ["solve", str(path)]))
+    assert str(path) in line
+    assert message in line
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b'{"layers": NaN}', "not valid JSON"),
+        (b"\xff\xfe", "cannot read the file"),
+        (b"[" * 100000, "not valid JSON"),
+    ],
+)
+def test_unreadable_specs(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    assert message in one_error_line(runner.invoke(app, ["solve", str(path)]))
+
+
+def test_overflowing_spec(tmp_path):
+    path = tmp_path / "big.json"
+    path.write_text(
+        json.dumps(
+            {
+                **GOOD,
+                "weights": [[[900, 900, 900]] * 2, [[900, 900]] * 3],
+                "activations": ["linear", "softmax"],
+                "loss": "cross_entropy",
+                "targets": [[0, 1]],
+            }
+        )
+    )
+    assert "overflow" in one_error_line(runner.invoke(app, ["solve", str(path)]))
+
+
+def test_generate_writes_key_and_templates_and_refuses_to_overwrite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["generate", "--seed", "42", "--variants", "2"])
+    assert result.exit_code == 0, result.output
+    key = json.loads((tmp_path / "answer_keys" / "classic-42.json").read_text())
+    assert key["format"] == "bpquiz-key/1" and key["exam"]["seed"] == 42
+    codes = [v["variant"] for v in key["variants"]]
+    template = json.loads(
+        (tmp_path / "exams" / "classic-42" / f"{codes[0]}-answers.json").read_text()
+    )
+    asked = [q["id"] for q in key["variants"][0]["quantities"] if q["asked"]]
+    assert template == {
+        "format": "bpquiz-answers/1",
+        "variant": codes[0],
+        "student": "",
+        "answers": dict.fromkeys(asked),
+    }
+    before = (tmp_path / "answer_keys" / "classic-42.json").read_bytes()
+    again = runner.invoke(app, ["generate", "--seed", "42"])
+    line = one_error_line(again)
+    assert "already exists" in line and "--force" in line
+    assert (tmp_path / "answer_keys" / "classic-42.json").read_bytes() == before
+
+
+def test_fresh_seed_is_printed_and_stored(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(
+        app, ["generate", "--preset", "chain", "--name", "quiz", "--ask", "a,delta"]
+    )
+    assert result.exit_code == 0, result.output
+    key = json.loads((tmp_path / "answer_keys" / "quiz.json").read_text())
+    assert f"Seed {key['exam']['seed']}" in result.stdout
+    kinds = {q["kind"] for q in key["variants"][0]["quantities"] if q["asked"]}
+    assert kinds == {"a", "delta"}
+
+
+def test_roster_gives_one_variant_per_student(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "class.csv").write_text("id,name\ns1,Ada Lovelace\ns2,Alan Turing\n")
+    result = runner.invoke(app, ["generate", "--seed", "1", "--roster", "class.csv"])
+    assert result.exit_code == 0, result.output
+    key = json.loads((tmp_path / "answer_keys" / "classic-1.json").read_text())
+    assert [v["student"] for v in key["variants"]] == [
+        {"id": "s1", "name": "Ada Lovelace"},
+        {"id": "s2", "name": "Alan Turing"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preset", "nope"], "unknown preset 'nope'"),
+        (["--loss", "cross_entropy"], "cross_entropy"),
+        (["--bias", "some"], "--bias: expected one of per_neuron, shared, none"),
+        (["--batch", "20"], "--batch: expected 1 to 8"),
+        (["--name", "../evil"], "--name"),
+        (["--decimals", "3", "--sigfigs", "3"], "either --decimals or --sigfigs"),
+        (["--layers", "2,x,2"], "expected comma-separated numbers"),
+        (["--layers", "2,3,2,2,2,2,2"], "layers"),
+    ],
+)
+def test_bad_generate_options(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["generate", "--seed", "1", *args])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert message in result.output
+    assert not (tmp_path / "answer_keys").exists()
+
+
+def test_bad_roster(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.csv").write_text("student,email\n1,a@b\n")
+    line = one_error_line(runner.invoke(app, ["generate", "--roster", "r.csv"]))
+    assert "r.csv: line 1: expected the columns id,name" in line
+    (tmp_path / "r.csv").write_text("id,name\n1,A\n1,B\n")
+    assert "line 3: the id '1' appears twice" in one_error_line(
+        runner.invoke(app, ["generate", "--roster", "r.csv"])
+    )
+
+
+def test_presets_and_version():
+    result = runner.invoke(app, ["presets"])
+    assert result.exit_code == 0
+    for name in ("classic", "chain", "xor", "single-output", "batch", "softmax", "deep"):
+        assert name in result.stdout
+    assert runner.invoke(app, ["--version"]).stdout.startswith("bpquiz ")
+
+
+def test_every_command_has_help_with_an_example():
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0
+        assert "Example" in result.stdout, name
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys; from bpquiz.cli import app; from typer.testing import CliRunner; "
+        "CliRunner().invoke(app, ['--help']); "
+        "print(sorted(m for m in ('weasyprint', 'numpy', 'pypdf') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_python_dash_m_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "bpquiz", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.startswith("bpquiz")

@@ -1,0 +1,132 @@
+"""Random exercises: determinism, exam-friendly numbers, worthwhile draws, tolerances."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bpquiz.generate import (
+    CODE_ALPHABET,
+    PRESETS,
+    customise,
+    make_variants,
+    not_worth_doing,
+    variant_codes,
+)
+from bpquiz.key import dumps, key_document
+from bpquiz.notation import Notation
+from bpquiz.rounding import Mode, Rounding
+from bpquiz.spec import SpecError
+
+
+def decimals_of(value: float) -> int:
+    text = repr(float(value)).rstrip("0").rstrip(".")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_rounded_path_answers_fall_inside_every_tolerance(preset):
+    for rounding in (Rounding(), Rounding(Mode.DECIMALS, 3), Rounding(Mode.SIGFIGS, 3)):
+        settings = customise(preset, rounding=rounding)
+        for variant in make_variants(settings, seed=101, count=8):
+            solution = variant.solution
+            rounded_path = solution.evaluate(rounding)
+            notation = Notation(solution.problem.depth, solution.problem.examples)
+            entries = solution.key_entries(notation, rounding)
+            for entry in entries:
+                exact, tol = entry["value"], entry["tol"]["abs"]
+                assert abs(rounded_path[entry["id"]] - exact) <= tol, entry["id"]
+                assert abs(rounding.round(exact) - exact) <= tol, entry["id"]
+                # …and not looser than it needs to be.
+                assert tol <= abs(rounded_path[entry["id"]] - exact) + 0.61 * rounding.unit(exact)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_numbers_are_exam_friendly_and_worth_doing(preset):
+    settings = customise(preset)
+    for variant in make_variants(settings, seed=7, count=15):
+        p = variant.problem
+        givens = [p.learning_rate, *p.inputs.ravel(), *p.targets.ravel()]
+        givens += [w for m in p.weights for w in m.ravel()] + [b for v in p.biases for b in v]
+        assert all(decimals_of(g) <= 2 for g in givens)
+        assert not_worth_doing(variant.solution, settings) is None
+        for q in variant.solution.computed():
+            value = variant.solution.values[q.id]
+            if q.kind == "z" and p.activations[q.layer - 1] == "sigmoid":
+                assert abs(value) <= 3
+            if q.kind in ("grad_w", "grad_b"):
+                assert abs(value) >= 5e-4
+
+
+def test_presets_have_their_shape():
+    xor = make_variants(customise("xor"), seed=1, count=10)
+    for v in xor:
+        x, t = v.problem.inputs[0], v.problem.targets[0, 0]
+        assert set(x) <= {0.0, 1.0} and t == float(x[0] != x[1])
+    sizes = {v.problem.examples for v in make_variants(customise("batch"), seed=1, count=30)}
+    assert sizes <= {2, 3, 4} and len(sizes) > 1
+    soft = make_variants(customise("softmax"), seed=1, count=5)
+    assert all(v.problem.targets.sum() == 1 for v in soft)
+    assert PRESETS["deep"].layers == (2, 2, 2, 1)
+
+
+def test_same_seed_same_key_and_different_seeds_differ():
+    settings = customise("classic")
+
+    def key(seed):
+        return dumps(key_document("x", seed, settings, make_variants(settings, seed, 3)))
+
+    assert key(42) == key(42)
+    assert key(42) != key(43)
+    variants = json.loads(key(42))["variants"]
+    assert len({json.dumps(v["problem"]) for v in variants}) == 3
+
+
+def test_variant_codes_are_unique_unambiguous_and_hide_the_seed():
+    codes = variant_codes(42, 2000)
+    assert len(set(codes)) == 2000
+    assert all(len(c) == 5 and set(c) <= set(CODE_ALPHABET) for c in codes)
+    assert not set("01OIL") & set(CODE_ALPHABET)
+    assert "42" not in codes[0]
+    assert variant_codes(42, 5) == codes[:5]
+
+
+def test_overrides_apply_and_bad_combinations_are_refused():
+    s = customise("classic", layers=[3, 2, 2], activations=["tanh", "sigmoid"], learning_rate=0.25)
+    v = make_variants(s, seed=3, count=1)[0]
+    assert v.problem.layers == (3, 2, 2) and v.problem.activations == ("tanh", "sigmoid")
+    assert v.problem.learning_rate == 0.25
+    assert customise("classic", batch=3).batch == (3, 3)
+    with pytest.raises(SpecError, match="loss"):
+        customise("classic", loss="cross_entropy")
+    with pytest.raises(SpecError, match="preset"):
+        customise("nope")
+    with pytest.raises(SpecError, match="--ask"):
+        customise("classic", asked=["z", "gradient"])
+
+
+def test_rounding_rule():
+    r = Rounding()
+    assert r.round(0.12345) == 0.1235  # half away from zero, as on a calculator
+    assert r.round(-0.12345) == -0.1235
+    assert r.format(-0.03809) == "−0.0381"
+    assert r.format(-0.00001) == "0.0000"
+    s = Rounding(Mode.SIGFIGS, 3)
+    assert s.round(0.0012345) == 0.00123
+    assert s.format(0.000438568) == "0.000439"
+    assert s.unit(0.000438568) == pytest.approx(1e-6)
+    assert Rounding().tolerance(0.5, 0.5) == pytest.approx(0.00006)
+    assert Rounding().tolerance(0.5, 0.5003) == pytest.approx(0.00031)
+    with pytest.raises(ValueError):
+        Rounding(Mode.DECIMALS, 0)
+
+
+def test_problem_round_trips_through_its_dict():
+    from bpquiz.spec import parse_problem
+
+    v = make_variants(customise("batch", bias="shared"), seed=5, count=1)[0]
+    again = parse_problem(v.problem.to_dict())
+    assert again.to_dict() == v.problem.to_dict()
+    assert np.array_equal(again.inputs, v.problem.inputs)
