@@ -114,14 +114,13 @@ def _mean_over(terms: Sequence[Expr], k: int) -> Expr:
     return total if k == 1 else Quot(total, Num(float(k), str(k)))
 
 
-def loss(name: str, a: Sequence[Expr], t: Sequence[Expr]) -> Expr:
-    """One example's loss over its K outputs."""
+def loss(name: str, a: Sequence[Expr], t: Sequence[Expr], half: bool = True) -> Expr:
+    """One example's loss over its K outputs (half=False: the ½ of half_sse forgotten)."""
     k = len(a)
     match name:
         case "half_sse":
-            return Prod(
-                (HALF, Sum(tuple(Square(Diff(ak, tk)) for ak, tk in zip(a, t, strict=True))))
-            )
+            total = Sum(tuple(Square(Diff(ak, tk)) for ak, tk in zip(a, t, strict=True)))
+            return Prod((HALF, total)) if half else total
         case "mse":
             return _mean_over([Square(Diff(ak, tk)) for ak, tk in zip(a, t, strict=True)], k)
         case "bce":

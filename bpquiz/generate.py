@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from bpquiz.functions import LOSSES
+from bpquiz.mistakes import indistinguishable
 from bpquiz.rounding import Rounding
 from bpquiz.solution import KINDS, Solution
 from bpquiz.spec import BIAS_MODES, Problem, SpecError, parse_problem
@@ -250,8 +251,14 @@ def not_worth_doing(solution: Solution, s: Settings) -> str | None:
             abs(value) < max(MIN_GRADIENT_UNITS * rounding.unit(value), MIN_GRADIENT)
         ):
             return f"{q.id} is too small to write down"
-        if q.kind in asked and rounding.tolerance(value, rounded[q.id]) >= abs(value) / 2:
+        if q.kind not in asked:
+            continue
+        tolerance = rounding.tolerance(value, rounded[q.id])
+        if tolerance >= abs(value) / 2:
             return f"rounding makes {q.id} too imprecise to mark"
+        mistake = indistinguishable(solution, q.id, tolerance)
+        if mistake:
+            return f"the mistake {mistake} would be marked right at {q.id}"
     return None
 
 

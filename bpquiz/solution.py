@@ -8,9 +8,11 @@ follow-through marking; evaluating with every intermediate rounded is what a car
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bpquiz import functions
@@ -19,7 +21,9 @@ from bpquiz.notation import Notation, Symbol
 from bpquiz.rounding import Rounding
 from bpquiz.spec import Problem
 
+Builder = Callable[[str | None], list[Expr]]
 KINDS = ("z", "a", "loss", "delta", "grad_w", "grad_b", "w_new", "b_new")
+"""The kinds of quantity a student computes, in teaching order."""
 GIVEN_KINDS = ("x", "t", "w", "b", "lr")
 
 
@@ -84,6 +88,9 @@ class Solution:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         self.quantities: dict[str, Quantity] = {}
+        self._builders: dict[str, Builder] = {}
+        self._batch = problem.examples > 1
+        self._examples = range(1, problem.examples + 1)
         self._build()
         self.values = self.evaluate()
         bad = [q.id for q in self.computed() if not math.isfinite(self.values[q.id])]
@@ -93,144 +100,240 @@ class Solution:
             )
 
     # --- building --------------------------------------------------------------------------
+    # Each kind of quantity has one builder. Called with mistake=None it gives the real
+    # computation; called with a mistake code it gives that mistake's small variation of the same
+    # computation (a list: some mistakes can be made in several ways; empty: not applicable here).
 
-    def _add(self, q: Quantity) -> Ref:
-        self.quantities[q.id] = q
-        return Ref(q.id)
+    def _ref(self, kind: str, layer: int, j: int, e: int) -> Ref:
+        if kind == "a" and layer == 0:
+            return Ref(given_id("x", j, e, self._batch))
+        return Ref(neuron_id(kind, layer, j, e, self._batch))
+
+    def _w(self, l: int, i: int, j: int, kind: str = "w") -> Ref:
+        return Ref(weight_id(kind, l, i, j))
+
+    def _bias(self, l: int, j: int) -> Ref | None:
+        match self.problem.bias:
+            case "shared":
+                return Ref(f"b{l}")
+            case "per_neuron":
+                return Ref(f"b{l}_{j}")
+        return None
+
+    def _z(self, e: int, l: int, j: int, mistake: str | None = None) -> list[Expr]:
+        """z⁽ˡ⁾ⱼ = Σᵢ a⁽ˡ⁻¹⁾ᵢ·W⁽ˡ⁾ᵢⱼ + b⁽ˡ⁾ⱼ."""
+        n = self.problem.layers
+        sources = range(1, n[l - 1] + 1)
+        previous, weight = "a", lambda i: self._w(l, i, j)
+        if mistake == "forward_no_activation" and l >= 2:
+            previous = "z"
+        elif mistake == "transposed_weight" and j <= n[l - 1] and n[l - 1] <= n[l]:
+            weight = lambda i: self._w(l, j, i)  # noqa: E731
+        elif mistake is not None:
+            return []
+        terms: list[Expr] = [Prod((self._ref(previous, l - 1, i, e), weight(i))) for i in sources]
+        bias = self._bias(l, j)
+        return [Sum((*terms, bias) if bias else tuple(terms))]
+
+    def _a(self, e: int, l: int, j: int, mistake: str | None = None) -> list[Expr]:
+        if mistake is not None:
+            return []
+        act = functions.ACTIVATIONS[self.problem.activations[l - 1]]
+        if act.name == "softmax":
+            layer_z = [self._ref("z", l, k, e) for k in range(1, self.problem.layers[l] + 1)]
+            return [functions.softmax(layer_z, j - 1)]
+        return [act.apply(self._ref("z", l, j, e))]
+
+    def _loss(self, e: int, mistake: str | None = None) -> list[Expr]:
+        p = self.problem
+        outputs = range(1, p.layers[-1] + 1)
+        a = [self._ref("a", p.depth, k, e) for k in outputs]
+        t = [Ref(given_id("t", k, e, self._batch)) for k in outputs]
+        if mistake == "loss_no_half" and p.loss == "half_sse":
+            return [functions.loss(p.loss, a, t, half=False)]
+        return [] if mistake else [functions.loss(p.loss, a, t)]
+
+    def _delta(self, e: int, l: int, j: int, mistake: str | None = None) -> list[Expr]:
+        """δ⁽ˡ⁾ⱼ = ∂L/∂z⁽ˡ⁾ⱼ: the loss's slope (output) or the sum over the next layer, times f′."""
+        p, n = self.problem, self.problem.layers
+        act = functions.ACTIVATIONS[p.activations[l - 1]]
+        a, z = self._ref("a", l, j, e), self._ref("z", l, j, e)
+        if l == p.depth:
+            t = Ref(given_id("t", j, e, self._batch))
+            pair = (t, a) if mistake == "error_sign" else (a, t)
+            slope, done = functions.loss_slope(p.loss, act.name, *pair, n[l])
+            backs: list[Expr] = [slope]
+            if mistake in ("hidden_delta_single_path", "hidden_delta_updated_weights"):
+                return []
+        else:
+            done, after = False, range(1, n[l + 1] + 1)
+            weight = lambda k: self._w(l + 1, j, k)  # noqa: E731
+            if mistake == "hidden_delta_updated_weights":
+                weight = lambda k: self._w(l + 1, j, k, "w_new")  # noqa: E731
+            elif mistake == "transposed_weight":
+                if not (j <= n[l + 1] and n[l + 1] <= n[l]):
+                    return []
+                weight = lambda k: self._w(l + 1, k, j)  # noqa: E731
+            paths = [Prod((self._ref("delta", l + 1, k, e), weight(k))) for k in after]
+            backs = [Sum(tuple(paths))]
+            if mistake == "hidden_delta_single_path":
+                backs = paths if len(paths) > 1 else []
+            if mistake == "error_sign":
+                return []
+        derivative = None if done else act.derivative(z, a)
+        if mistake == "missing_activation_derivative":
+            if derivative is None:
+                return []
+            derivative = None
+        elif mistake == "derivative_at_preactivation":
+            if done or act.name not in ("sigmoid", "tanh"):
+                return []
+            derivative = act.derivative(z, z)
+        elif mistake not in (
+            None,
+            "error_sign",
+            "hidden_delta_single_path",
+            "hidden_delta_updated_weights",
+            "transposed_weight",
+        ):
+            return []
+        return [back if derivative is None else Prod((back, derivative)) for back in backs]
+
+    def _grad_w(self, l: int, i: int, j: int, mistake: str | None = None) -> list[Expr]:
+        """∂L/∂W⁽ˡ⁾ᵢⱼ = mean over examples of δ⁽ˡ⁾ⱼ·a⁽ˡ⁻¹⁾ᵢ."""
+        n, examples = self.problem.layers, self._examples
+        delta = [self._ref("delta", l, j, e) for e in examples]
+        if mistake == "gradient_wrong_activation":
+            # Another layer's activation with the same index, or the receiving neuron's own.
+            wrong = [(m, i) for m in range(len(n)) if m != l - 1 and i <= n[m]]
+            wrong += [(l, j)] if (l, j) not in wrong else []
+            return [
+                _mean(
+                    [
+                        Prod((d, self._ref("a", m, k, e)))
+                        for d, e in zip(delta, examples, strict=True)
+                    ]
+                )
+                for m, k in wrong
+            ]
+        terms = [
+            Prod((d, self._ref("a", l - 1, i, e))) for d, e in zip(delta, examples, strict=True)
+        ]
+        return _batch(terms, mistake)
+
+    def _grad_b(self, l: int, j: int | None, mistake: str | None = None) -> list[Expr]:
+        """∂L/∂b: mean δ; a shared bias feeds every neuron of its layer, so it sums their δ."""
+        examples = self._examples
+        if j is not None:
+            return _batch([self._ref("delta", l, j, e) for e in examples], mistake)
+        neurons = range(1, self.problem.layers[l] + 1)
+        per_example = [Sum(tuple(self._ref("delta", l, k, e) for k in neurons)) for e in examples]
+        return _batch(per_example, mistake)
+
+    def _update(self, old: Ref, grad: Ref, mistake: str | None = None) -> list[Expr]:
+        """w − η·∂L/∂w."""
+        match mistake:
+            case None:
+                return [Diff(old, Prod((Ref("eta"), grad)))]
+            case "update_sign":
+                return [Sum((old, Prod((Ref("eta"), grad))))]
+            case "no_learning_rate":
+                return [Diff(old, grad)]
+        return []
+
+    def _add(self, qid: str, kind: str, build: Builder, **indices: int | None) -> None:
+        [expr] = build(None)
+        self.quantities[qid] = Quantity(qid, kind, expr, **indices)
+        self._builders[qid] = build
+
+    def _given(self, qid: str, kind: str, **indices: int | None) -> None:
+        self.quantities[qid] = Quantity(qid, kind, None, **indices)
 
     def _build(self) -> None:
         p = self.problem
-        batch = p.examples > 1
-        depth = p.depth
-        n = p.layers
-        examples = range(1, p.examples + 1)
+        n, depth, batch = p.layers, p.depth, self._batch
+        layers = range(1, depth + 1)
 
-        def nid(kind: str, layer: int, j: int | None, e: int | None = None) -> str:
-            return neuron_id(kind, layer, j, e, batch)
-
-        # Givens.
-        rate = self._add(Quantity("eta", "lr"))
-        x = {
-            (e, i): self._add(Quantity(given_id("x", i, e, batch), "x", None, 0, i, example=e))
-            for e in examples
-            for i in range(1, n[0] + 1)
-        }
-        t = {
-            (e, k): self._add(Quantity(given_id("t", k, e, batch), "t", None, depth, k, example=e))
-            for e in examples
-            for k in range(1, n[depth] + 1)
-        }
-        w = {
-            (l, i, j): self._add(Quantity(weight_id("w", l, i, j), "w", None, l, None, i, j))
-            for l in range(1, depth + 1)
-            for i in range(1, n[l - 1] + 1)
-            for j in range(1, n[l] + 1)
-        }
-        b: dict[tuple[int, int], Ref] = {}
-        for l in range(1, depth + 1):
+        self._given("eta", "lr")
+        for e in self._examples:
+            for i in range(1, n[0] + 1):
+                self._given(given_id("x", i, e, batch), "x", layer=0, neuron=i, example=e)
+            for k in range(1, n[depth] + 1):
+                self._given(given_id("t", k, e, batch), "t", layer=depth, neuron=k, example=e)
+        for l in layers:
+            for i, j in itertools.product(range(1, n[l - 1] + 1), range(1, n[l] + 1)):
+                self._given(weight_id("w", l, i, j), "w", layer=l, source=i, target=j)
             if p.bias == "shared":
-                shared = self._add(Quantity(f"b{l}", "b", None, l))
-                b.update({(l, j): shared for j in range(1, n[l] + 1)})
+                self._given(f"b{l}", "b", layer=l)
             elif p.bias == "per_neuron":
                 for j in range(1, n[l] + 1):
-                    b[l, j] = self._add(Quantity(f"b{l}_{j}", "b", None, l, j))
+                    self._given(f"b{l}_{j}", "b", layer=l, neuron=j)
 
         # Forward pass, one example at a time, layer by layer.
-        a: dict[tuple[int, int, int], Ref] = {}
-        z: dict[tuple[int, int, int], Ref] = {}
-        for e in examples:
-            a.update({(e, 0, i): x[e, i] for i in range(1, n[0] + 1)})
-            for l in range(1, depth + 1):
-                act = functions.ACTIVATIONS[p.activations[l - 1]]
-                for j in range(1, n[l] + 1):
-                    terms: list[Expr] = [
-                        Prod((a[e, l - 1, i], w[l, i, j])) for i in range(1, n[l - 1] + 1)
-                    ]
-                    if (l, j) in b:
-                        terms.append(b[l, j])
-                    z[e, l, j] = self._add(
-                        Quantity(nid("z", l, j, e), "z", Sum(tuple(terms)), l, j, example=e)
-                    )
-                layer_z = [z[e, l, j] for j in range(1, n[l] + 1)]
-                for j in range(1, n[l] + 1):
-                    expr = (
-                        functions.softmax(layer_z, j - 1)
-                        if act.name == "softmax"
-                        else act.apply(z[e, l, j])
-                    )
-                    a[e, l, j] = self._add(Quantity(nid("a", l, j, e), "a", expr, l, j, example=e))
+        for e in self._examples:
+            for l in layers:
+                for kind, build in (("z", self._z), ("a", self._a)):
+                    for j in range(1, n[l] + 1):
+                        qid = neuron_id(kind, l, j, e, batch)
+                        self._add(qid, kind, partial(build, e, l, j), layer=l, neuron=j, example=e)
 
         # Loss: per example, then the batch mean.
-        outputs = range(1, n[depth] + 1)
-        losses = []
-        for e in examples:
-            expr = functions.loss(
-                p.loss, [a[e, depth, k] for k in outputs], [t[e, k] for k in outputs]
+        for e in self._examples:
+            self._add(
+                "loss" if not batch else f"loss_e{e}",
+                "loss",
+                partial(self._loss, e),
+                example=e if batch else None,
             )
-            loss_id = f"loss_e{e}" if batch else "loss"
-            losses.append(self._add(Quantity(loss_id, "loss", expr, example=e if batch else None)))
         if batch:
-            self._add(Quantity("loss", "loss", _mean(losses)))
+            losses = [Ref(f"loss_e{e}") for e in self._examples]
+            self._add("loss", "loss", lambda m: [] if m else [_mean(losses)])
 
         # Backward pass, with the weights before the update.
-        delta: dict[tuple[int, int, int], Ref] = {}
-        for e in examples:
-            for l in range(depth, 0, -1):
-                act = functions.ACTIVATIONS[p.activations[l - 1]]
+        for e in self._examples:
+            for l in reversed(layers):
                 for j in range(1, n[l] + 1):
-                    if l == depth:
-                        slope, done = functions.loss_slope(
-                            p.loss, act.name, a[e, l, j], t[e, j], n[depth]
-                        )
-                        factors = [slope]
-                    else:
-                        back = Sum(
-                            tuple(
-                                Prod((delta[e, l + 1, k], w[l + 1, j, k]))
-                                for k in range(1, n[l + 1] + 1)
-                            )
-                        )
-                        factors, done = [back], False
-                    derivative = None if done else act.derivative(z[e, l, j], a[e, l, j])
-                    if derivative is not None:
-                        factors.append(derivative)
-                    expr = factors[0] if len(factors) == 1 else Prod(tuple(factors))
-                    delta[e, l, j] = self._add(
-                        Quantity(nid("delta", l, j, e), "delta", expr, l, j, example=e)
+                    qid = neuron_id("delta", l, j, e, batch)
+                    self._add(
+                        qid, "delta", partial(self._delta, e, l, j), layer=l, neuron=j, example=e
                     )
 
-        # Gradients (the batch mean of the per-example gradients), output layer first.
-        grad_w: dict[tuple[int, int, int], Ref] = {}
-        grad_b: dict[tuple[int, int | None], Ref] = {}
-        for l in range(depth, 0, -1):
-            for i in range(1, n[l - 1] + 1):
-                for j in range(1, n[l] + 1):
-                    expr = _mean([Prod((delta[e, l, j], a[e, l - 1, i])) for e in examples])
-                    grad_w[l, i, j] = self._add(
-                        Quantity(weight_id("grad_w", l, i, j), "grad_w", expr, l, None, i, j)
-                    )
-            if p.bias == "per_neuron":
-                for j in range(1, n[l] + 1):
-                    expr = _mean([delta[e, l, j] for e in examples])
-                    grad_b[l, j] = self._add(Quantity(f"grad_b{l}_{j}", "grad_b", expr, l, j))
-            elif p.bias == "shared":
-                # One bias feeds every neuron of the layer, so its gradient sums their deltas.
-                per_example = [
-                    Sum(tuple(delta[e, l, j] for j in range(1, n[l] + 1))) for e in examples
-                ]
-                grad_b[l, None] = self._add(Quantity(f"grad_b{l}", "grad_b", _mean(per_example), l))
+        # Gradients, output layer first, then the updates.
+        for l in reversed(layers):
+            for i, j in itertools.product(range(1, n[l - 1] + 1), range(1, n[l] + 1)):
+                qid = weight_id("grad_w", l, i, j)
+                self._add(
+                    qid, "grad_w", partial(self._grad_w, l, i, j), layer=l, source=i, target=j
+                )
+            for j in self._bias_neurons(l):
+                qid = neuron_id("grad_b", l, j, None, False)
+                self._add(qid, "grad_b", partial(self._grad_b, l, j), layer=l, neuron=j)
+        for l in reversed(layers):
+            for i, j in itertools.product(range(1, n[l - 1] + 1), range(1, n[l] + 1)):
+                old, grad = self._w(l, i, j), self._w(l, i, j, "grad_w")
+                qid = weight_id("w_new", l, i, j)
+                self._add(
+                    qid, "w_new", partial(self._update, old, grad), layer=l, source=i, target=j
+                )
+            for j in self._bias_neurons(l):
+                old = self._bias(l, j or 1)
+                grad = Ref(neuron_id("grad_b", l, j, None, False))
+                qid = neuron_id("b_new", l, j, None, False)
+                self._add(qid, "b_new", partial(self._update, old, grad), layer=l, neuron=j)
 
-        # The update: w − η·∂L/∂w.
-        for l in range(depth, 0, -1):
-            for i in range(1, n[l - 1] + 1):
-                for j in range(1, n[l] + 1):
-                    expr = Diff(w[l, i, j], Prod((rate, grad_w[l, i, j])))
-                    self._add(Quantity(weight_id("w_new", l, i, j), "w_new", expr, l, None, i, j))
-            for (layer, j), g in grad_b.items():
-                if layer == l:
-                    old = b[l, j or 1]
-                    qid = f"b_new{l}_{j}" if j else f"b_new{l}"
-                    self._add(Quantity(qid, "b_new", Diff(old, Prod((rate, g))), l, j))
+    def _bias_neurons(self, l: int) -> list[int | None]:
+        """The neurons with a bias of their own in layer l: all, none, or [None] for a shared one."""
+        match self.problem.bias:
+            case "per_neuron":
+                return list(range(1, self.problem.layers[l] + 1))
+            case "shared":
+                return [None]
+        return []
+
+    def mistaken(self, qid: str, mistake: str) -> list[Expr]:
+        """What `mistake` computes for this quantity instead (empty if it can't be made here)."""
+        build = self._builders.get(qid)
+        return build(mistake) if build else []
 
     # --- evaluating ------------------------------------------------------------------------
 
@@ -345,6 +448,15 @@ class Solution:
                 }
             )
         return entries
+
+
+def _batch(terms: list[Expr], mistake: str | None) -> list[Expr]:
+    """The batch mean of per-example terms; `batch_sum` is the mistake of summing them."""
+    if mistake is None:
+        return [_mean(terms)]
+    if mistake == "batch_sum" and len(terms) > 1:
+        return [Sum(tuple(terms))]
+    return []
 
 
 def _mean(terms: list[Expr]) -> Expr:

@@ -1,0 +1,123 @@
+"""The catalogue of known backpropagation mistakes.
+
+A mistake is not a second copy of the maths: each one is a small variation that the quantity
+builders in `solution.py` know how to make (look for its code there). This module names the
+mistakes, explains them in a teacher's words, and evaluates what they would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bpquiz.solution import Solution
+
+
+@dataclass(frozen=True)
+class Mistake:
+    code: str
+    kinds: tuple[str, ...]
+    """The kinds of quantity where the mistake is first made (later ones are follow-through)."""
+    explanation: str
+    """One sentence on what went wrong, and the right rule."""
+
+
+CATALOGUE: dict[str, Mistake] = {
+    m.code: m
+    for m in [
+        Mistake(
+            "update_sign",
+            ("w_new", "b_new"),
+            "You added η·gradient; gradient descent subtracts it: w′ = w − η·∂L/∂w.",
+        ),
+        Mistake(
+            "no_learning_rate",
+            ("w_new", "b_new"),
+            "You left out the learning rate; the step is η times the gradient: w′ = w − η·∂L/∂w.",
+        ),
+        Mistake(
+            "missing_activation_derivative",
+            ("delta",),
+            "You left out the activation's derivative; δ = ∂L/∂z includes f′(z), e.g. a(1 − a) for a sigmoid.",
+        ),
+        Mistake(
+            "derivative_at_preactivation",
+            ("delta",),
+            "You put z into the derivative's output form (z(1 − z)); σ′(z) = a(1 − a) uses the activation a.",
+        ),
+        Mistake(
+            "error_sign",
+            ("delta",),
+            "You used (t − y); the loss's slope is (y − t), so δ = (y − t)·f′(z) at the output.",
+        ),
+        Mistake(
+            "hidden_delta_single_path",
+            ("delta",),
+            "You followed only one outgoing connection; a hidden δ sums δₖ·wⱼₖ over every neuron k it feeds.",
+        ),
+        Mistake(
+            "hidden_delta_updated_weights",
+            ("delta",),
+            "You backpropagated through already-updated weights; every δ uses the weights before the update.",
+        ),
+        Mistake(
+            "gradient_wrong_activation",
+            ("grad_w",),
+            "You multiplied δ by the wrong layer's activation; ∂L/∂wᵢⱼ = δⱼ times the activation feeding that weight (aᵢ of the layer before).",
+        ),
+        Mistake(
+            "forward_no_activation",
+            ("z",),
+            "You passed z on to the next layer; the next layer's input is the activation a = f(z).",
+        ),
+        Mistake(
+            "loss_no_half",
+            ("loss",),
+            "You forgot the ½: this loss is L = ½·Σ(y − t)².",
+        ),
+        Mistake(
+            "batch_sum",
+            ("grad_w", "grad_b"),
+            "You summed the examples' gradients; a mini-batch gradient is their mean (divide by the batch size).",
+        ),
+        Mistake(
+            "transposed_weight",
+            ("z", "delta"),
+            "You used wⱼᵢ where wᵢⱼ belongs; wᵢⱼ connects neuron i of the earlier layer to neuron j of the later one.",
+        ),
+    ]
+}
+
+
+def mistake_values(
+    solution: Solution, qid: str, env: Mapping[str, float]
+) -> dict[str, list[float]]:
+    """For every catalogued mistake that can be made at this quantity: the value(s) it gives,
+    computed from the values in `env` (the key's, or a student's own earlier answers)."""
+    kind = solution.quantities[qid].kind
+    out: dict[str, list[float]] = {}
+    for code, mistake in CATALOGUE.items():
+        if kind not in mistake.kinds:
+            continue
+        values = [expr.eval(env) for expr in solution.mistaken(qid, code)]
+        if values:
+            out[code] = values
+    return out
+
+
+def indistinguishable(
+    solution: Solution, qid: str, tolerance: float, env: Mapping[str, float] | None = None
+) -> str | None:
+    """A mistake whose value at `qid` lands within `tolerance` of the right one (but not exactly on
+    it: a mistake that changes nothing here, like leaving out a ReLU's slope of 1, is harmless)."""
+    env = solution.values if env is None else env
+    q = solution.quantities[qid]
+    right = solution.values[qid]
+    for code, values in mistake_values(solution, qid, env).items():
+        if code == "hidden_delta_updated_weights" and q.layer < solution.problem.depth - 1:
+            # Deeper down, the weights' change only reaches δ through products of small deltas:
+            # the mistake is made (and caught) in the first hidden layer the student reaches.
+            continue
+        if any(0 < abs(value - right) <= tolerance for value in values):
+            return code
+    return None
