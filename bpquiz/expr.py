@@ -71,7 +71,11 @@ class Num(Expr):
 @dataclass(frozen=True)
 class Sum(Expr):
     terms: tuple[Expr, ...]
-    prec = _SUM
+
+    @property
+    def prec(self) -> int:  # type: ignore[override]
+        # A sum of one term (one output, one outgoing connection) needs no brackets of its own.
+        return self.terms[0].prec if len(self.terms) == 1 else _SUM
 
     def eval(self, env: Env) -> float:
         total = 0.0
@@ -185,7 +189,10 @@ class Call(Expr):
         yield from self.arg.refs()
 
     def write(self, leaf: Leaf) -> str:
-        return f"{self.name}({self.arg.write(leaf)})"
+        inner = self.arg.write(leaf)
+        if isinstance(self.arg, Ref) and inner.startswith("(") and inner.endswith(")"):
+            inner = inner[1:-1]  # σ(−0.2), not σ((−0.2))
+        return f"{self.name}({inner})"
 
 
 def sigmoid(z: float) -> float:
