@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -125,16 +127,47 @@ def generate(
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing answer key.")] = False,
+    output_format: Annotated[
+        str, typer.Option("--format", help="Sheets as pdf, or html for a browser or an LMS.")
+    ] = "pdf",
+    notation: Annotated[
+        str, typer.Option(help="layered (any depth) or textbook (x → h → y, one hidden layer).")
+    ] = "layered",
+    paper: Annotated[str, typer.Option(help="a4 or letter.")] = "a4",
+    duplex: Annotated[
+        bool, typer.Option(help="Pad each student to an even page count for two-sided printing.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes for rendering (default: all cores).")
+    ] = None,
+    templates: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="Folder of edited templates (see `bpquiz templates`).",
+        ),
+    ] = None,
+    title: Annotated[
+        str, typer.Option(help="Title printed on every sheet.")
+    ] = "Backpropagation exercise",
+    course: Annotated[str, typer.Option(help="Course line under the title.")] = "",
+    date: Annotated[str, typer.Option(help="Exam date as printed, e.g. '12 March 2026'.")] = "",
 ) -> None:
     """Draw random exercises; write their answer key, answer templates and sheets.
 
-    Example: bpquiz generate --seed 42 --preset xor --variants 30
+    Example: bpquiz generate --seed 42 --preset xor --variants 30 --course "COMP 442" --duplex
     """
     from bpquiz import generate as gen
-    from bpquiz.exam import ExamError, write_exam
+    from bpquiz.exam import ExamError, SheetRequest, write_exam
+    from bpquiz.render import FORMATS, PAPERS, SheetOptions
     from bpquiz.roster import RosterError, load_roster
     from bpquiz.spec import SpecError
 
+    if output_format not in FORMATS:
+        raise typer.BadParameter(f"expected {' or '.join(FORMATS)}", param_hint="--format")
+    if paper not in PAPERS:
+        raise typer.BadParameter(f"expected {' or '.join(PAPERS)}", param_hint="--paper")
     rounding = _rounding(decimals, sigfigs)
     try:
         settings = gen.customise(
@@ -161,17 +194,27 @@ def generate(
             "use letters, digits, '-', '_' and '.' only (it becomes a file name)",
             param_hint="--name",
         )
+    request = SheetRequest(
+        SheetOptions(title, course, date, notation, paper, templates),
+        output_format,
+        duplex,
+        jobs,
+    )
+    count = len(students) if students else variants
     try:
-        drawn, written = write_exam(
-            settings,
-            seed,
-            variants,
-            students,
-            name,
-            keys_dir,
-            out_dir or Path("exams") / name,
-            force,
-        )
+        with _progress_bar(count > 1, "Rendering sheets") as progress:
+            request = replace(request, progress=progress)
+            drawn, written = write_exam(
+                settings,
+                seed,
+                variants,
+                students,
+                name,
+                keys_dir,
+                out_dir or Path("exams") / name,
+                force,
+                request,
+            )
     except (SpecError, ExamError) as exc:
         raise fail(str(exc)) from None
 
@@ -182,6 +225,41 @@ def generate(
     out.print(f"{count} variant{'s' * (count != 1)} of '{settings.preset}' ({codes})")
     out.print(f"Answer key:        {written.key}")
     out.print(f"Answer templates:  {written.answers[0].parent}/ ({len(written.answers)} files)")
+    sheets = written.sheets
+    if sheets is not None:
+        kind = output_format.upper()
+        out.print(
+            f"{f'Sheets ({kind}):':<19}{sheets.sheets[0].parent}/ "
+            f"(CODE-sheet.{output_format} and CODE-solution.{output_format}, "
+            f"{len(sheets.sheets) + len(sheets.solutions)} files"
+            + (f", {sheets.pages} pages)" if sheets.pages else ")")
+        )
+        if sheets.class_sheets and sheets.class_solutions:
+            out.print(f"Class files:       {sheets.class_sheets}, {sheets.class_solutions.name}")
+
+
+@contextmanager
+def _progress_bar(show: bool, description: str):
+    """A progress callback (done, total) drawing a bar on stderr, or None when not worth one."""
+    if not show:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _safe_name(name: str) -> bool:
@@ -253,6 +331,148 @@ def presets() -> None:
     width = max(map(len, PRESETS))
     for name, settings in PRESETS.items():
         out.print(f"{name:<{width}}  {settings.description}")
+
+
+@app.command(name="templates")
+def copy_templates(
+    folder: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write the copy into.")],
+    force: Annotated[bool, typer.Option(help="Overwrite template files already there.")] = False,
+) -> None:
+    """Write a copy of the sheet templates (HTML + CSS) into FOLDER, to edit and use.
+
+    Example: bpquiz templates my-sheets && bpquiz generate --seed 42 --templates my-sheets
+    """
+    from bpquiz.render import RenderError
+    from bpquiz.render import copy_templates as copy
+
+    try:
+        written = copy(folder, force=force)
+    except RenderError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write into {folder}: {exc.strerror}") from None
+    out.print(
+        f"Wrote {len(written)} template files to {folder}/ ({', '.join(p.name for p in written)})."
+    )
+    out.print(f"Edit them, then: bpquiz generate … --templates {folder}")
+
+
+@app.command()
+def grade(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Answers files, or folders of them (*.json).")
+    ],
+    key: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="Grade against this answer key only."),
+    ] = None,
+    keys_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--keys", file_okay=False, help="Folder of answer keys (default: answer_keys/)."
+        ),
+    ] = None,
+    atol: Annotated[
+        float | None,
+        typer.Option(min=0, help="Accept |given − expected| ≤ ATOL (+ RTOL·|expected|)."),
+    ] = None,
+    rtol: Annotated[
+        float | None, typer.Option(min=0, help="Accept a relative error up to RTOL, e.g. 0.01.")
+    ] = None,
+    sigfigs: Annotated[
+        int | None,
+        typer.Option(min=1, max=10, help="Accept answers right to N significant figures."),
+    ] = None,
+    decimals: Annotated[
+        int | None, typer.Option(min=1, max=10, help="Accept answers right to N decimal places.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results as one JSON document instead.")
+    ] = False,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option("--csv", dir_okay=False, help="Also write a gradebook CSV for an LMS."),
+    ] = None,
+    details: Annotated[
+        bool | None,
+        typer.Option(
+            "--details/--brief",
+            help="A table per student (default for one file) or one line each (default for more).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Worker processes (default: the CPUs).")
+    ] = None,
+) -> None:
+    """Mark students' answers against the answer key, item by item.
+
+    Each file's variant code picks its key variant from answer_keys/ (or --key / --keys).
+    By default every quantity uses the key's own tolerance; --atol/--rtol, --sigfigs or
+    --decimals replace it. Exit code 0 when every file was graded, 1 when any could not be.
+
+    Example: bpquiz grade submissions/ --csv grades.csv
+    """
+    from bpquiz.compare import Comparison, Model
+    from bpquiz.files import write_atomic
+    from bpquiz.grade import grade_paths
+    from bpquiz.grade_report import gradebook_csv, print_report, results_json
+    from bpquiz.key import KeyFileError, open_keys
+
+    if key is not None and keys_dir is not None:
+        raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
+    chosen = [
+        o
+        for o, v in [
+            ("--atol/--rtol", atol if atol is not None else rtol),
+            ("--sigfigs", sigfigs),
+            ("--decimals", decimals),
+        ]
+        if v is not None
+    ]
+    if len(chosen) > 1:
+        raise typer.BadParameter(f"choose one way to compare: {' or '.join(chosen)}")
+    try:
+        if sigfigs is not None:
+            comparison = Comparison(Model.SIGFIGS, digits=sigfigs)
+        elif decimals is not None:
+            comparison = Comparison(Model.DECIMALS, digits=decimals)
+        elif atol is not None or rtol is not None:
+            comparison = Comparison(Model.TOLERANCE, atol=atol or 0.0, rtol=rtol or 0.0)
+        else:
+            comparison = Comparison()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if csv_path is not None and (
+        csv_path.suffix.lower() == ".json"
+        or any(
+            p.is_file() and p.resolve() == csv_path.resolve() for p in [*paths, *[key] * bool(key)]
+        )
+    ):
+        raise typer.BadParameter(
+            "the gradebook would overwrite an input: give a new .csv file name", param_hint="--csv"
+        )
+
+    try:
+        keys = open_keys(key, keys_dir)
+    except KeyFileError as exc:
+        raise fail(str(exc)) from None
+    report = grade_paths(paths, keys, comparison, jobs=jobs)
+
+    for problem in report.errors:
+        err.print(f"Error: {problem.file}: {problem.error}", markup=False)
+    if as_json:
+        sys.stdout.write(results_json(report))
+    else:
+        print_report(report, out, details)
+    if csv_path is not None:
+        try:
+            write_atomic(csv_path, gradebook_csv(report))
+        except OSError as exc:
+            raise fail(f"cannot write {csv_path}: {exc.strerror or exc}") from None
+        if not as_json:
+            out.print(f"Gradebook: {csv_path}", markup=False)
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

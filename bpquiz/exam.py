@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bpquiz.files import OutputExists, write_atomic
 from bpquiz.generate import Settings, Variant, make_variants
 from bpquiz.key import dumps, key_document
+
+if TYPE_CHECKING:
+    from bpquiz.render import ExamFiles, SheetOptions
 
 ANSWERS_FORMAT = "bpquiz-answers/1"
 
@@ -25,6 +29,19 @@ class Written:
     key: Path
     answers: list[Path] = field(default_factory=list)
     files: dict[str, list[Path]] = field(default_factory=dict)
+    sheets: ExamFiles | None = None
+    """The rendered sheets, when they were asked for."""
+
+
+@dataclass(frozen=True)
+class SheetRequest:
+    """Which sheets to render and how (see bpquiz.render)."""
+
+    options: SheetOptions
+    format: str = "pdf"
+    duplex: bool = False
+    jobs: int | None = None
+    progress: Callable[[int, int], None] | None = None
 
 
 def answers_template(variant: Variant, asked: Sequence[str]) -> dict:
@@ -53,9 +70,19 @@ def write_exam(
     keys_dir: Path,
     out_dir: Path,
     force: bool = False,
+    sheets: SheetRequest | None = None,
 ) -> tuple[list[Variant], Written]:
-    """Draw the variants and write the key (never silently replacing one) and the templates."""
+    """Draw the variants and write the key (never silently replacing one), the answer templates
+    and, with `sheets`, every variant's problem sheet and worked solution."""
     key_path = keys_dir / f"{name}.json"
+    if sheets is not None:
+        from bpquiz.render import RenderError
+
+        try:
+            # Checked before anything is drawn or written: a bad option must not leave a key behind.
+            sheets.options.check(len(settings.layers) - 1)
+        except RenderError as exc:
+            raise ExamError(str(exc)) from None
     if key_path.exists() and not force:
         raise ExamError(
             f"{key_path} already exists; printed sheets may depend on it. "
@@ -77,4 +104,23 @@ def write_exam(
             written.answers.append(path)
     except OSError as exc:
         raise ExamError(f"cannot write into {out_dir}: {exc.strerror}") from None
+    if sheets is not None:
+        from bpquiz.render import RenderError, render_exam
+
+        try:
+            written.sheets = render_exam(
+                variants,
+                settings,
+                sheets.options,
+                out_dir,
+                name,
+                fmt=sheets.format,
+                duplex=sheets.duplex,
+                jobs=sheets.jobs,
+                progress=sheets.progress,
+            )
+        except RenderError as exc:
+            raise ExamError(str(exc)) from None
+        except OSError as exc:
+            raise ExamError(f"cannot write the sheets into {out_dir}: {exc.strerror}") from None
     return variants, written

@@ -24,7 +24,8 @@ LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 SATURATED_Z = {"sigmoid": 3.0, "tanh": 2.0}
 """Beyond these |z| the derivative is so flat that the exercise teaches little."""
 MIN_GRADIENT_UNITS = 2
-MIN_GRADIENT = 5e-4
+MIN_GRADIENT = 2e-4
+MISTAKE_ATTEMPTS = 100
 
 
 @dataclass(frozen=True)
@@ -212,8 +213,9 @@ def _draw(rng: np.random.Generator, s: Settings) -> Problem:
     return parse_problem(spec, source="options")
 
 
-def not_worth_doing(solution: Solution, s: Settings) -> str | None:
-    """Why this exercise teaches little (or can't separate right from wrong), or None."""
+def not_worth_doing(solution: Solution, s: Settings, mistakes: bool = True) -> str | None:
+    """Why this exercise teaches little (or, with `mistakes`, would mark a catalogued mistake
+    right), or None."""
     p = solution.problem
     values = solution.values
     rounding = s.rounding
@@ -256,7 +258,7 @@ def not_worth_doing(solution: Solution, s: Settings) -> str | None:
         tolerance = rounding.tolerance(value, rounded[q.id])
         if tolerance >= abs(value) / 2:
             return f"rounding makes {q.id} too imprecise to mark"
-        mistake = indistinguishable(solution, q.id, tolerance)
+        mistake = indistinguishable(solution, q.id, tolerance) if mistakes else None
         if mistake:
             return f"the mistake {mistake} would be marked right at {q.id}"
     return None
@@ -275,15 +277,29 @@ class Variant:
 
 
 def draw_variant(rng: np.random.Generator, s: Settings) -> Solution:
-    """Draw until the exercise is worth doing; deterministic for a given generator state."""
+    """Draw until the exercise is worth doing; deterministic for a given generator state.
+
+    Telling every catalogued mistake apart from the right answer is tried for MISTAKE_ATTEMPTS
+    worthwhile draws; with coarse rounding on a deep net it can be out of reach, and then the first
+    worthwhile draw is used (a mistake whose effect is below the rounding can't be seen anyway).
+    """
+    fallback: Solution | None = None
+    worthwhile = 0
     for _ in range(MAX_ATTEMPTS):
-        problem = _draw(rng, s)
         try:
-            solution = Solution(problem)
+            solution = Solution(_draw(rng, s))
         except ValueError:
+            continue
+        if not_worth_doing(solution, s, mistakes=False) is not None:
             continue
         if not_worth_doing(solution, s) is None:
             return solution
+        fallback = fallback or solution
+        worthwhile += 1
+        if worthwhile == MISTAKE_ATTEMPTS:
+            break
+    if fallback is not None:
+        return fallback
     raise SpecError(
         f"could not draw a worthwhile '{s.preset}' exercise in {MAX_ATTEMPTS} tries "
         "(gradients round to zero or units saturate): try more decimals or a smaller network"

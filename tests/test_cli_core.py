@@ -283,3 +283,18 @@ def test_python_dash_m_runs():
         [sys.executable, "-m", "bpquiz", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and out.stdout.startswith("bpquiz")
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path):
+    import os
+    import stat
+
+    from bpquiz.files import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temp file left behind

@@ -28,7 +28,7 @@ def decimals_of(value: float) -> int:
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_rounded_path_answers_fall_inside_every_tolerance(preset):
-    for rounding in (Rounding(), Rounding(Mode.DECIMALS, 3), Rounding(Mode.SIGFIGS, 3)):
+    for rounding in (Rounding(), Rounding(Mode.DECIMALS, 5), Rounding(Mode.SIGFIGS, 3)):
         settings = customise(preset, rounding=rounding)
         for variant in make_variants(settings, seed=101, count=8):
             solution = variant.solution
@@ -57,7 +57,7 @@ def test_numbers_are_exam_friendly_and_worth_doing(preset):
             if q.kind == "z" and p.activations[q.layer - 1] == "sigmoid":
                 assert abs(value) <= 3
             if q.kind in ("grad_w", "grad_b"):
-                assert abs(value) >= 5e-4
+                assert abs(value) >= 2e-4
 
 
 def test_presets_have_their_shape():

@@ -1,0 +1,68 @@
+"""How fast the sheets render: a 100-variant classic class set, and one variant end to end.
+
+    python bench/bench_render.py [--variants 100] [--jobs N]
+
+Prints seconds per variant (sheet + solution, wall time over the whole set, all jobs), pages
+rendered, peak memory (the main process and the largest worker), and the wall time of
+`bpquiz generate --seed 42` in a fresh process (median of three runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bpquiz.generate import customise, make_variants
+from bpquiz.render import SheetOptions, default_jobs, render_exam
+
+
+def class_set(count: int, jobs: int) -> None:
+    settings = customise("classic")
+    variants = make_variants(settings, 42, count)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        files = render_exam(variants, settings, SheetOptions(), Path(tmp), "bench", jobs=jobs)
+        elapsed = time.perf_counter() - start
+    main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"class set:        {count} classic variants, {jobs} worker processes")
+    print(f"total:            {elapsed:.2f} s (including the two combined class PDFs)")
+    print(f"per variant:      {elapsed / count:.3f} s for sheet + solution")
+    print(f"pages rendered:   {files.pages} ({files.pages / elapsed:.1f} pages/s)")
+    print(f"peak memory:      main {main_mb:.0f} MB, largest worker {worker_mb:.0f} MB")
+
+
+def end_to_end(runs: int = 3) -> None:
+    bpquiz = shutil.which("bpquiz") or "bpquiz"
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            subprocess.run([bpquiz, "generate", "--seed", "42"], cwd=tmp, check=True,
+                           capture_output=True)  # fmt: skip
+            times.append(time.perf_counter() - start)
+    print(
+        f"end to end:       bpquiz generate --seed 42: {statistics.median(times):.2f} s "
+        f"(median of {runs}; min {min(times):.2f} s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", type=int, default=100)
+    parser.add_argument("--jobs", type=int, default=default_jobs())
+    args = parser.parse_args()
+    print(f"machine:          {os.cpu_count()} cores")
+    class_set(args.variants, args.jobs)
+    end_to_end()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,538 @@
+"""Student sheets and worked-solution sheets: plain data → Jinja2 HTML → (WeasyPrint) PDF.
+
+`sheet_context` and `solution_context` turn a variant into lists, numbers and strings; the templates
+in `templates/` (or a teacher's edited copy) lay them out; `render_html` returns the HTML so tests
+and `--format html` can read it; `render_exam` writes every file, rendering variants in parallel
+worker processes. WeasyPrint is imported only in the workers' code path (`bpquiz.pdf`).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+import bpquiz
+from bpquiz.diagram import network_svg
+from bpquiz.functions import ACTIVATIONS, LOSSES, number_text
+from bpquiz.generate import Settings, Variant
+from bpquiz.notation import Notation, Symbol, make_notation
+from bpquiz.rounding import Rounding
+
+PAPERS = {"a4": "A4", "letter": "letter"}
+FORMATS = ("pdf", "html")
+DOCUMENTS = ("sheet", "solution")
+DEFAULT_TITLE = "Backpropagation exercise"
+STYLESHEET = "bpquiz.css"
+TEMPLATE_FILES = ("base.html", "macros.html", "sheet.html", "solution.html", STYLESHEET)
+CELLS_PER_ROW = 3
+"""Answer boxes side by side; more would leave too little room to write a number."""
+
+KIND_WORDS = {
+    "z": "net inputs",
+    "a": "activations",
+    "loss": "loss",
+    "delta": "deltas",
+    "grad_w": "weight gradients",
+    "grad_b": "bias gradients",
+    "w_new": "updated weights",
+    "b_new": "updated biases",
+}
+
+
+class RenderError(Exception):
+    """A problem with the sheets' options or templates that the user can fix."""
+
+
+@dataclass(frozen=True)
+class SheetOptions:
+    """How the sheets look: header texts, notation, paper, and an optional template folder."""
+
+    title: str = DEFAULT_TITLE
+    course: str = ""
+    date: str = ""
+    notation: str = "layered"
+    paper: str = "a4"
+    templates: Path | None = None
+
+    def check(self, depth: int) -> None:
+        """Raise RenderError for options that cannot work with this depth of network."""
+        if self.paper not in PAPERS:
+            raise RenderError(f"unknown paper '{self.paper}': expected {' or '.join(PAPERS)}")
+        try:
+            make_notation(self.notation, depth, 1)
+        except ValueError as exc:
+            raise RenderError(str(exc)) from None
+        if self.templates is not None and not self.templates.is_dir():
+            raise RenderError(
+                f"{self.templates} is not a folder; write one with `bpquiz templates DIR`"
+            )
+
+
+# --- templates -----------------------------------------------------------------------------
+
+
+def default_templates() -> Path:
+    """The templates shipped in the wheel (bpquiz/templates), or the repository's in a checkout."""
+    packaged = Path(bpquiz.__file__).parent / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(bpquiz.__file__).parent.parent / "templates"
+
+
+def template_roots(custom: Path | None) -> list[Path]:
+    """Where templates are looked up: the teacher's folder first, then the defaults."""
+    return ([custom] if custom is not None else []) + [default_templates()]
+
+
+def copy_templates(destination: Path, force: bool = False) -> list[Path]:
+    """Write a copy of the default templates into `destination` for a teacher to edit."""
+    source = default_templates()
+    targets = [destination / name for name in TEMPLATE_FILES]
+    existing = [t for t in targets if t.exists()]
+    if existing and not force:
+        raise RenderError(
+            f"{existing[0]} already exists. Use --force to overwrite, or choose another folder."
+        )
+    destination.mkdir(parents=True, exist_ok=True)
+    for name, target in zip(TEMPLATE_FILES, targets, strict=True):
+        shutil.copyfile(source / name, target)
+    return targets
+
+
+@cache
+def environment(custom: Path | None) -> jinja2.Environment:
+    # Autoescaping for every template: titles and roster names are user text.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(root) for root in template_roots(custom)]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+# --- plain data for the templates ----------------------------------------------------------
+
+
+def _text(symbol: Symbol) -> str:
+    # Unicode sub- and superscripts rather than <sub>/<sup>: every inline element costs WeasyPrint
+    # layout time, and the worked solution has hundreds of symbols (plain text is ~3× faster).
+    return symbol.text()
+
+
+def _stem(symbol: Symbol) -> Symbol:
+    """The symbol without neuron indices: W⁽¹⁾, w, b⁽²⁾, h."""
+    return Symbol(symbol.base, symbol.sup)
+
+
+def _neuron_symbol(notation: Notation, layer: int, neuron: int) -> Symbol:
+    return notation.symbol("x" if layer == 0 else "a", layer, neuron)
+
+
+def _header(variant: Variant, options: SheetOptions, document: str) -> dict[str, Any]:
+    return {
+        "document": document,
+        "title": options.title,
+        "course": options.course,
+        "date": options.date,
+        "code": variant.code,
+        "student": dict(variant.student) if variant.student else None,
+        "paper": PAPERS[options.paper],
+    }
+
+
+def _given_tables(variant: Variant, notation: Notation) -> dict[str, Any]:
+    """Inputs, targets, weight matrices with row/column labels, biases and η, as strings."""
+    p = variant.problem
+    givens = variant.solution.givens()
+    batch = p.examples > 1
+
+    def examples_table(letter: str, layer: int, count: int) -> dict[str, Any]:
+        rows = []
+        for e in range(1, p.examples + 1):
+            ids = [f"{letter}_{i}_e{e}" if batch else f"{letter}_{i}" for i in range(1, count + 1)]
+            rows.append(
+                {
+                    "header": f"example {e}" if batch else "",
+                    "cells": [number_text(givens[i]) for i in ids],
+                }
+            )
+        return {
+            "columns": [
+                _text(notation.symbol(letter, layer, i, example=None)) for i in range(1, count + 1)
+            ],
+            "rows": rows,
+            "has_header": batch,
+        }
+
+    weights = []
+    for l in range(1, p.depth + 1):
+        weights.append(
+            {
+                "symbol": _text(_stem(notation.weight(l, 1, 1))),
+                "from": [
+                    _text(_neuron_symbol(notation, l - 1, i)) for i in range(1, p.layers[l - 1] + 1)
+                ],
+                "to": [_text(_neuron_symbol(notation, l, j)) for j in range(1, p.layers[l] + 1)],
+                "rows": [
+                    [number_text(givens[f"w{l}_{i}_{j}"]) for j in range(1, p.layers[l] + 1)]
+                    for i in range(1, p.layers[l - 1] + 1)
+                ],
+            }
+        )
+    biases = []
+    if p.bias == "per_neuron":
+        for l in range(1, p.depth + 1):
+            biases.append(
+                {
+                    "symbol": _text(_stem(notation.symbol("b", l, 1))),
+                    "columns": [
+                        _text(notation.symbol("b", l, j)) for j in range(1, p.layers[l] + 1)
+                    ],
+                    "cells": [number_text(givens[f"b{l}_{j}"]) for j in range(1, p.layers[l] + 1)],
+                }
+            )
+    elif p.bias == "shared":
+        biases.append(
+            {
+                "symbol": "",
+                "columns": [
+                    _text(_stem(notation.symbol("b", l, 1))) for l in range(1, p.depth + 1)
+                ],
+                "cells": [number_text(givens[f"b{l}"]) for l in range(1, p.depth + 1)],
+            }
+        )
+    return {
+        "inputs": examples_table("x", 0, p.layers[0]),
+        "targets": examples_table("t", p.depth, p.layers[-1]),
+        "weights": weights,
+        "biases": biases,
+        "bias_mode": p.bias,
+        "learning_rate": {"symbol": _text(Symbol("η")), "value": number_text(p.learning_rate)},
+    }
+
+
+def _instructions(variant: Variant, settings: Settings, notation: Notation) -> dict[str, Any]:
+    """What to compute, the rounding rule and the formulas the course assumes."""
+    p = variant.problem
+    solution = variant.solution
+    formulas = []
+    first_z = next(q for q in solution.computed() if q.kind == "z")
+    step = solution.step(first_z.id, notation, settings.rounding)
+    formulas.append({"name": "Net input", "text": f"{step['symbol']} = {step['formula']}"})
+    layers_of: dict[str, list[int]] = {}
+    for l, name in enumerate(p.activations, start=1):
+        layers_of.setdefault(name, []).append(l)
+    for name, layers in layers_of.items():
+        where = (
+            "All layers"
+            if len(layers) == p.depth
+            else ", ".join("Output layer" if l == p.depth else f"Hidden layer {l}" for l in layers)
+        )
+        act = ACTIVATIONS[name]
+        formulas.append({"name": where, "text": f"{act.definition};  {act.derivative_text}"})
+    formulas.append({"name": "Loss", "text": LOSSES[p.loss]})
+    formulas.append({"name": "Update", "text": "w′ = w − η·∂L/∂w, and the same for every bias"})
+    asked = [KIND_WORDS[k] for k in settings.asked]
+    return {
+        "asked": ", ".join(asked[:-1]) + (" and " if len(asked) > 1 else "") + asked[-1],
+        "rounding": settings.rounding.describe(),
+        "formulas": formulas,
+        "examples": p.examples,
+        "bias_mode": p.bias,
+    }
+
+
+def _rows_of(quantities: Sequence[Any], notation: Notation) -> list[list[Any]]:
+    """Answer boxes laid out as the quantities are: weight-shaped ones as a matrix (a row per source
+    neuron), others a row per kind; short neighbouring rows share a line so small nets stay short."""
+    lines: list[list[Any]] = []
+    by_kind: dict[str, list[Any]] = {}
+    for q in quantities:
+        by_kind.setdefault(q.kind, []).append(q)
+    for kind, group in by_kind.items():
+        if kind in ("grad_w", "w_new"):
+            sources = sorted({q.source for q in group})
+            lines.extend([q for q in group if q.source == i] for i in sources)
+        else:
+            lines.append(group)
+    rows: list[list[Any]] = []
+    for line in lines:
+        for start in range(0, len(line), CELLS_PER_ROW):
+            chunk = line[start : start + CELLS_PER_ROW]
+            if rows and len(rows[-1]) + len(chunk) <= CELLS_PER_ROW and len(chunk) == 1:
+                rows[-1] = rows[-1] + chunk
+            else:
+                rows.append(chunk)
+    return [[{"id": q.id, "symbol": _text(q.symbol(notation))} for q in row] for row in rows]
+
+
+def _key(variant: Variant, settings: Settings, notation: Notation) -> dict[str, dict[str, Any]]:
+    return {
+        e["id"]: e
+        for e in variant.solution.key_entries(notation, settings.rounding, settings.asked)
+    }
+
+
+def sheet_context(variant: Variant, settings: Settings, options: SheetOptions) -> dict[str, Any]:
+    """Everything a student sheet shows, as plain data: nothing computed from the givens."""
+    p = variant.problem
+    notation = make_notation(options.notation, p.depth, p.examples)
+    key = _key(variant, settings, notation)
+    questions = []
+    for title, quantities in variant.solution.sections():
+        asked = [q for q in quantities if q.kind in settings.asked]
+        if not asked:
+            continue
+        questions.append(
+            {
+                "number": len(questions) + 1,
+                "title": title,
+                "points": sum(key[q.id]["points"] for q in asked),
+                "rows": _rows_of(asked, notation),
+            }
+        )
+    return {
+        **_header(variant, options, "sheet"),
+        "instructions": _instructions(variant, settings, notation),
+        # Markup: the drawing escapes every text it writes (bpquiz.diagram._text).
+        "diagram": Markup(network_svg(variant.solution, notation).svg),
+        "givens": _given_tables(variant, notation),
+        "questions": questions,
+        "total_points": sum(q["points"] for q in questions),
+    }
+
+
+def _range_places(rounding: Rounding, value: float) -> int:
+    """One digit more than the rule asks, so the accepted range shows where it ends."""
+    return max(0, -math.floor(math.log10(rounding.unit(value))) + 1)
+
+
+def _signed(text: str) -> str:
+    return text.replace("-", "−")
+
+
+def solution_context(variant: Variant, settings: Settings, options: SheetOptions) -> dict[str, Any]:
+    """Every step (formula, numbers, result), the annotated diagram and the marking table."""
+    p = variant.problem
+    solution = variant.solution
+    rounding = settings.rounding
+    notation = make_notation(options.notation, p.depth, p.examples)
+    key = _key(variant, settings, notation)
+    values = solution.values
+
+    sections = []
+    for title, quantities in solution.sections():
+        steps = []
+        for q in quantities:
+            step = solution.step(q.id, notation, rounding)
+            substituted = step["substituted"]
+            steps.append(
+                {
+                    "id": q.id,
+                    "symbol": step["symbol"],
+                    "formula": step["formula"],
+                    "substituted": substituted if substituted != step["result"] else "",
+                    "result": step["result"],
+                    "asked": q.kind in settings.asked,
+                }
+            )
+        sections.append({"title": title, "steps": steps})
+
+    # The diagram shows the first example's forward values and deltas under each neuron.
+    annotations: dict[tuple[int, int], list[str]] = {}
+    for q in solution.computed():
+        if q.kind in ("z", "a", "delta") and (q.example or 1) == 1:
+            stem = _stem(notation.symbol(q.kind, q.layer, q.neuron)).text()
+            annotations.setdefault((q.layer, q.neuron), []).append(
+                f"{stem} = {rounding.format(values[q.id])}"
+            )
+
+    answers = []
+    for q in solution.computed():
+        entry = key[q.id]
+        if entry["asked"]:
+            value, tol = entry["value"], entry["tol"]["abs"]
+            places = _range_places(rounding, value)
+            answers.append(
+                {
+                    "id": q.id,
+                    "value": rounding.format(value),
+                    "low": _signed(f"{value - tol:.{places}f}"),
+                    "high": _signed(f"{value + tol:.{places}f}"),
+                    "points": entry["points"],
+                }
+            )
+    drawing = network_svg(solution, notation, annotations)
+    return {
+        **_header(variant, options, "solution"),
+        "instructions": _instructions(variant, settings, notation),
+        "diagram": Markup(drawing.svg),
+        "diagram_example": p.examples > 1,
+        # The tables repeat what a fully labelled drawing already shows; the key is for the teacher.
+        "givens": None if drawing.all_givens else _given_tables(variant, notation),
+        "sections": sections,
+        "answer_lines": _marking_lines(answers),
+        "total_points": sum(a["points"] for a in answers),
+    }
+
+
+def _marking_lines(answers: Sequence[dict[str, Any]]) -> list[str]:
+    """The marking table as aligned monospace lines, two answers per line.
+
+    One preformatted block instead of a table: a table cell costs WeasyPrint as much layout time as
+    a whole line of text, and the class set has thousands of them.
+    """
+    cells = [(a["id"], a["value"], f"{a['low']} … {a['high']}") for a in answers]
+    header = ("id", "value", "accepted range")
+    widths = [max(len(c[k]) for c in [header, *cells]) for k in range(3)]
+
+    def cell(c: tuple[str, str, str]) -> str:
+        return f"{c[0]:<{widths[0]}}  {c[1]:>{widths[1]}}  {c[2]:<{widths[2]}}"
+
+    half = (len(cells) + 1) // 2
+    gap = "   │   "
+    lines = [cell(header) + gap + cell(header), ""]
+    for k in range(half):
+        right = cell(cells[half + k]) if half + k < len(cells) else ""
+        lines.append((cell(cells[k]) + gap + right).rstrip())
+    return lines
+
+
+def render_html(document: str, variant: Variant, settings: Settings, options: SheetOptions) -> str:
+    """The HTML of a variant's student sheet (`document="sheet"`) or worked solution."""
+    if document not in DOCUMENTS:
+        raise ValueError(f"document must be one of {DOCUMENTS}, got {document!r}")
+    context = (sheet_context if document == "sheet" else solution_context)(
+        variant, settings, options
+    )
+    try:
+        template = environment(options.templates).get_template(f"{document}.html")
+        return template.render(context)
+    except jinja2.TemplateError as exc:
+        where = (
+            f" ({exc.filename}:{exc.lineno})" if isinstance(exc, jinja2.TemplateSyntaxError) else ""
+        )
+        raise RenderError(f"the {document} template failed{where}: {exc}") from None
+
+
+# --- writing the files ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One document of one variant: its bytes (PDF or UTF-8 HTML) and, for a PDF, its pages."""
+
+    code: str
+    document: str
+    data: bytes
+    pages: int
+
+
+def render_document(
+    document: str, variant: Variant, settings: Settings, options: SheetOptions, fmt: str = "pdf"
+) -> Rendered:
+    html = render_html(document, variant, settings, options)
+    if fmt == "html":
+        return Rendered(variant.code, document, html.encode(), 0)
+    from bpquiz.pdf import html_to_pdf
+
+    data, pages = html_to_pdf(html, template_roots(options.templates))
+    return Rendered(variant.code, document, data, pages)
+
+
+def _render_task(task: tuple[str, Variant, Settings, SheetOptions, str]) -> Rendered:
+    return render_document(*task)
+
+
+def _warm_up() -> None:
+    # Each worker pays WeasyPrint's import once, before its first document.
+    import bpquiz.pdf  # noqa: F401
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass
+class ExamFiles:
+    """Where the sheets went."""
+
+    sheets: list[Path] = field(default_factory=list)
+    solutions: list[Path] = field(default_factory=list)
+    class_sheets: Path | None = None
+    class_solutions: Path | None = None
+    pages: int = 0
+
+
+def render_exam(
+    variants: Sequence[Variant],
+    settings: Settings,
+    options: SheetOptions,
+    out_dir: Path,
+    name: str,
+    *,
+    fmt: str = "pdf",
+    duplex: bool = False,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExamFiles:
+    """Write each variant's sheet and solution; for a class set also the two combined PDFs."""
+    from bpquiz.files import write_atomic
+
+    if fmt not in FORMATS:
+        raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
+    options.check(variants[0].problem.depth)
+    tasks = [(d, v, settings, options, fmt) for v in variants for d in DOCUMENTS]
+    jobs = max(1, min(jobs or default_jobs(), len(tasks)))
+    results: list[Rendered] = []
+    done = 0
+
+    def collect(rendered: Rendered) -> None:
+        nonlocal done
+        results.append(rendered)
+        if rendered.document == "solution":
+            done += 1
+            if progress:
+                progress(done, len(variants))
+
+    if jobs == 1:
+        for task in tasks:
+            collect(_render_task(task))
+    else:
+        # fork shares the parent's imports; elsewhere spawn is the safe choice.
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        with ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context(method), initializer=_warm_up
+        ) as pool:
+            for rendered in pool.map(_render_task, tasks, chunksize=1):
+                collect(rendered)
+
+    files = ExamFiles()
+    for rendered in results:
+        path = out_dir / f"{rendered.code}-{rendered.document}.{fmt}"
+        write_atomic(path, rendered.data)
+        (files.sheets if rendered.document == "sheet" else files.solutions).append(path)
+        files.pages += rendered.pages
+    if fmt == "pdf" and len(variants) > 1:
+        from bpquiz.pdf import join_pdfs
+
+        for document, attr in (("sheet", "class_sheets"), ("solution", "class_solutions")):
+            parts = [(r.data, r.pages) for r in results if r.document == document]
+            path = out_dir / f"{name}-{document}s.pdf"
+            write_atomic(path, join_pdfs(parts, duplex=duplex))
+            setattr(files, attr, path)
+    return files

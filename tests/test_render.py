@@ -1,0 +1,247 @@
+"""Exam sheets and worked solutions: what the PDFs say, what they must not say, and that they repeat."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from bpquiz.cli import app
+from bpquiz.functions import number_text
+from bpquiz.generate import customise, make_variants
+from bpquiz.render import SheetOptions, render_html, template_roots
+from bpquiz.rounding import Mode, Rounding
+
+MALICIOUS = '<img src="file:///etc/hostname">'
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+
+
+def pdftext(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def pages_of(path: Path) -> list[str]:
+    return pdftext(path).split("\f")[:-1]
+
+
+def run(*args: str) -> None:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One classic variant, seed 42, as a teacher would generate it."""
+    root = tmp_path_factory.mktemp("single")
+    run("generate", "--seed", "42", "--out", str(root / "out"), "--keys-dir", str(root / "keys"))
+    key = json.loads((root / "keys" / "classic-42.json").read_text())
+    variant = key["variants"][0]
+    code = variant["variant"]
+    return {
+        "key": key,
+        "variant": variant,
+        "code": code,
+        "sheet": root / "out" / f"{code}-sheet.pdf",
+        "solution": root / "out" / f"{code}-solution.pdf",
+    }
+
+
+@pytest.fixture(scope="module")
+def roster_set(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A class of three from a roster, one with a name that is an HTML element, printed duplex."""
+    root = tmp_path_factory.mktemp("roster")
+    roster = root / "class.csv"
+    roster.write_text(f'id,name\ns1,"{MALICIOUS.replace(chr(34), chr(34) * 2)}"\ns2,Bo\ns3,Cy\n')
+    run(
+        "generate", "--seed", "5", "--roster", str(roster), "--duplex", "--jobs", "2",
+        "--out", str(root / "out"), "--keys-dir", str(root / "keys"), "--name", "midterm",
+    )  # fmt: skip
+    key = json.loads((root / "keys" / "midterm.json").read_text())
+    return {"key": key, "out": root / "out"}
+
+
+def rounding_of(key: dict) -> Rounding:
+    r = key["exam"]["rounding"]
+    return Rounding(Mode(r["mode"]), r["digits"])
+
+
+def test_sheet_shows_the_variant_code_and_every_given(single: dict) -> None:
+    text = pdftext(single["sheet"])
+    pages = text.split("\f")[:-1]
+    assert all(f"Variant {single['code']}" in page for page in pages)
+    problem = single["variant"]["problem"]
+    givens = [
+        *problem["inputs"][0],
+        *problem["targets"][0],
+        *(w for matrix in problem["weights"] for row in matrix for w in row),
+        *(b for layer in problem["biases"] for b in layer),
+        problem["learning_rate"],
+    ]
+    numbers = set(re.findall(r"−?\d+(?:\.\d+)?", text))
+    missing = [number_text(g) for g in givens if number_text(g) not in numbers]
+    assert not missing
+
+
+def test_solution_shows_every_asked_value_rounded_as_the_sheet_asks(single: dict) -> None:
+    text = pdftext(single["solution"])
+    rounding = rounding_of(single["key"])
+    asked = [q for q in single["variant"]["quantities"] if q["asked"]]
+    assert len(asked) == 50
+    numbers = set(re.findall(r"−?\d+\.\d+", text))
+    missing = [q["id"] for q in asked if rounding.format(q["value"]) not in numbers]
+    assert not missing
+    assert "4 decimal places" in pdftext(single["sheet"])
+
+
+def test_student_sheet_gives_no_answer_away(single: dict) -> None:
+    rounding = rounding_of(single["key"])
+    numbers = set(re.findall(r"−?\d+\.\d+", pdftext(single["sheet"])))
+    answers = {
+        q["id"]: rounding.format(q["value"]) for q in single["variant"]["quantities"] if q["asked"]
+    }
+    leaked = {qid: v for qid, v in answers.items() if v in numbers}
+    assert not leaked
+
+
+def test_classic_sheet_fits_two_pages(single: dict) -> None:
+    assert len(PdfReader(single["sheet"]).pages) <= 2
+    assert "Page 1 of" in pages_of(single["sheet"])[0]
+
+
+def test_letter_paper(tmp_path: Path) -> None:
+    run(
+        "generate", "--seed", "42", "--paper", "letter", "--jobs", "1",
+        "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys"),
+    )  # fmt: skip
+    sheet = next((tmp_path / "out").glob("*-sheet.pdf"))
+    box = PdfReader(sheet).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+    assert len(PdfReader(sheet).pages) <= 2
+
+
+def test_same_seed_gives_byte_identical_pdfs_in_separate_processes(tmp_path: Path) -> None:
+    outputs = []
+    for run_dir in ("a", "b"):
+        out = tmp_path / run_dir
+        subprocess.run(
+            [
+                sys.executable, "-m", "bpquiz", "generate", "--seed", "42", "--variants", "2",
+                "--out", str(out), "--keys-dir", str(tmp_path / run_dir / "keys"),
+            ],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.glob("*.pdf"))})
+    assert len(outputs[0]) == 6  # 2 sheets, 2 solutions, 2 class files
+    assert outputs[0] == outputs[1]
+
+
+def test_roster_name_is_printed_literally_and_nothing_is_fetched(
+    roster_set: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = roster_set["key"]["variants"][0]
+    text = pdftext(roster_set["out"] / f"{first['variant']}-sheet.pdf")
+    assert MALICIOUS in text
+
+    # Render the same sheet in this process and watch every fetch WeasyPrint asks for.
+    from bpquiz import pdf
+
+    fetched: list[str] = []
+    original = pdf.AssetFetcher.fetch
+
+    def spy(self: pdf.AssetFetcher, url: str, headers: object = None) -> object:
+        fetched.append(url)
+        return original(self, url, headers)
+
+    monkeypatch.setattr(pdf.AssetFetcher, "fetch", spy)
+    settings = customise("classic")
+    variant = make_variants(settings, 5, 1, [{"id": "s1", "name": MALICIOUS}])[0]
+    html = render_html("sheet", variant, settings, SheetOptions())
+    assert "&lt;img src=&#34;file:///etc/hostname&#34;&gt;" in html
+    assert "<img" not in html
+    data, _ = pdf.html_to_pdf(html, template_roots(None))
+    assert fetched == []
+    assert data.startswith(b"%PDF")
+
+
+def test_asset_fetcher_refuses_everything_outside_the_templates(tmp_path: Path) -> None:
+    from bpquiz.pdf import AssetFetcher
+
+    (tmp_path / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    fetcher = AssetFetcher([tmp_path])
+    for url in ("file:///etc/hostname", "http://example.com/x.png", (tmp_path / "..").as_uri()):
+        with pytest.raises(ValueError):
+            fetcher.fetch(url)
+    assert fetcher.fetch((tmp_path / "logo.svg").as_uri()).read().startswith(b"<svg")
+
+
+def test_each_student_starts_on_a_fresh_sheet_of_paper(roster_set: dict) -> None:
+    out = roster_set["out"]
+    variants = roster_set["key"]["variants"]
+    class_pages = pages_of(out / "midterm-sheets.pdf")
+    start = 0
+    for v in variants:
+        own = len(PdfReader(out / f"{v['variant']}-sheet.pdf").pages)
+        assert start % 2 == 0  # duplex: a student's first page is the front of a sheet
+        assert f"Variant {v['variant']}" in class_pages[start]
+        assert f"Page 1 of {own}" in class_pages[start]
+        assert f"Page {own} of {own}" in class_pages[start + own - 1]
+        start += own + own % 2
+    assert start == len(class_pages)
+    solutions = pages_of(out / "midterm-solutions.pdf")
+    assert sum("Page 1 of" in page for page in solutions) == len(variants)
+
+
+def test_html_format_and_textbook_notation(tmp_path: Path) -> None:
+    run(
+        "generate", "--seed", "42", "--format", "html", "--notation", "textbook",
+        "--title", "Quiz <3 & more", "--out", str(tmp_path / "out"),
+        "--keys-dir", str(tmp_path / "keys"),
+    )  # fmt: skip
+    sheet = next((tmp_path / "out").glob("*-sheet.html")).read_text()
+    solution = next((tmp_path / "out").glob("*-solution.html")).read_text()
+    assert "Quiz &lt;3 &amp; more" in sheet
+    for text in (sheet, solution):
+        assert "h₁" in text and "u₁₁" in text and "δʸ₁" in text
+    assert 'name="grad_w2_1_1"' in sheet  # answer boxes are named after the quantity ids
+    assert not list((tmp_path / "out").glob("*.pdf"))
+
+
+def test_layered_notation_on_both_sheets() -> None:
+    settings = customise("deep")
+    variant = make_variants(settings, 3, 1)[0]
+    for document in ("sheet", "solution"):
+        html = render_html(document, variant, settings, SheetOptions())
+        assert "z⁽³⁾₁" in html and "W⁽²⁾₁₂" in html and "δ⁽¹⁾₁" in html
+
+
+def test_textbook_notation_needs_one_hidden_layer(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["generate", "--seed", "1", "--preset", "deep", "--notation", "textbook",
+         "--keys-dir", str(tmp_path / "keys"), "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "one hidden layer" in result.output
+    assert not (tmp_path / "keys").exists()  # nothing written for a bad option
+
+
+def test_edited_templates_are_used(tmp_path: Path) -> None:
+    run("templates", str(tmp_path / "tpl"))
+    sheet = tmp_path / "tpl" / "sheet.html"
+    sheet.write_text(sheet.read_text().replace("Instructions", "Read me first"))
+    run(
+        "generate", "--seed", "42", "--format", "html", "--templates", str(tmp_path / "tpl"),
+        "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys"),
+    )  # fmt: skip
+    assert "Read me first" in next((tmp_path / "out").glob("*-sheet.html")).read_text()
+    result = CliRunner().invoke(app, ["templates", str(tmp_path / "tpl")])
+    assert result.exit_code == 1 and "--force" in result.output
