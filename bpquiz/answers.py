@@ -275,8 +275,9 @@ def parse_answers(data: bytes, source: str) -> AnswerSheet:
     return AnswerSheet(source, variant, student.strip(), answers)
 
 
-def read_answers(path: Path) -> AnswerSheet:
-    """Read and check one answers file; never reads more than MAX_BYTES + 1 bytes."""
+def read_limited(path: Path, limit: int, what: str) -> bytes:
+    """A regular file's bytes, refusing (AnswersError) folders, FIFOs and files over `limit` bytes;
+    never reads more than `limit` + 1 bytes. `what` names the kind of file in the size message."""
     try:
         # O_NONBLOCK: opening a FIFO someone left in the folder must not hang the whole batch.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -288,19 +289,25 @@ def read_answers(path: Path) -> AnswerSheet:
         raise AnswersError("cannot read it (permission denied)") from None
     except OSError as exc:
         raise AnswersError(f"cannot read it ({exc.strerror or exc})") from None
+    size = f"{limit >> 20} MiB"
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise AnswersError("is a folder")
         if not stat.S_ISREG(info.st_mode):
             raise AnswersError("not a regular file")
-        if info.st_size > MAX_BYTES:
-            raise AnswersError(f"larger than 1 MiB ({info.st_size} bytes): not an answers file")
-        data = os.read(fd, MAX_BYTES + 1)
+        if info.st_size > limit:
+            raise AnswersError(f"larger than {size} ({info.st_size} bytes): not {what}")
+        data = os.read(fd, limit + 1)
     except OSError as exc:
         raise AnswersError(f"cannot read it ({exc.strerror or exc})") from None
     finally:
         os.close(fd)
-    if len(data) > MAX_BYTES:
-        raise AnswersError("larger than 1 MiB: not an answers file")  # it grew while we looked
-    return parse_answers(data, str(path))
+    if len(data) > limit:
+        raise AnswersError(f"larger than {size}: not {what}")  # it grew while we looked
+    return data
+
+
+def read_answers(path: Path) -> AnswerSheet:
+    """Read and check one answers file; never reads more than MAX_BYTES + 1 bytes."""
+    return parse_answers(read_limited(path, MAX_BYTES, "an answers file"), str(path))

@@ -153,6 +153,10 @@ def generate(
     ] = "Backpropagation exercise",
     course: Annotated[str, typer.Option(help="Course line under the title.")] = "",
     date: Annotated[str, typer.Option(help="Exam date as printed, e.g. '12 March 2026'.")] = "",
+    fillable: Annotated[
+        bool,
+        typer.Option(help="Student sheets as PDF forms to type the answers into, then grade."),
+    ] = False,
 ) -> None:
     """Draw random exercises; write their answer key, answer templates and sheets.
 
@@ -195,7 +199,7 @@ def generate(
             param_hint="--name",
         )
     request = SheetRequest(
-        SheetOptions(title, course, date, notation, paper, templates),
+        SheetOptions(title, course, date, notation, paper, templates, fillable),
         output_format,
         duplex,
         jobs,
@@ -360,7 +364,11 @@ def copy_templates(
 @app.command()
 def grade(
     paths: Annotated[
-        list[Path], typer.Argument(help="Answers files, or folders of them (*.json).")
+        list[Path],
+        typer.Argument(
+            help="Answers files (.json), filled fillable sheets (.pdf), spreadsheets (.csv, a row "
+            "per student), or folders of them."
+        ),
     ],
     key: Annotated[
         Path | None,
@@ -403,6 +411,31 @@ def grade(
     jobs: Annotated[
         int | None, typer.Option(min=1, max=64, help="Worker processes (default: the CPUs).")
     ] = None,
+    follow_through: Annotated[
+        str,
+        typer.Option(
+            "--follow-through",
+            help="Credit for a step done right from the student's own wrong earlier answers: "
+            "full, half or off.",
+        ),
+    ] = "full",
+    feedback_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--feedback",
+            file_okay=False,
+            help="Write a feedback sheet (PDF) per student into this folder.",
+        ),
+    ] = None,
+    summary_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            dir_okay=False,
+            help="Print a class analysis, and write it as a report: FILE.pdf or FILE.html "
+            "(- for the terminal only).",
+        ),
+    ] = None,
 ) -> None:
     """Mark students' answers against the answer key, item by item.
 
@@ -410,14 +443,24 @@ def grade(
     By default every quantity uses the key's own tolerance; --atol/--rtol, --sigfigs or
     --decimals replace it. Exit code 0 when every file was graded, 1 when any could not be.
 
-    Example: bpquiz grade submissions/ --csv grades.csv
+    A step done right from the student's own wrong earlier answer earns follow-through
+    credit (--follow-through); an answer matching a known mistake names it.
+
+    Example: bpquiz grade submissions/ --csv grades.csv --feedback feedback/ --summary class.pdf
     """
     from bpquiz.compare import Comparison, Model
     from bpquiz.files import write_atomic
     from bpquiz.grade import grade_paths
     from bpquiz.grade_report import gradebook_csv, print_report, results_json
     from bpquiz.key import KeyFileError, open_keys
+    from bpquiz.marking import FollowThrough, markers
 
+    try:
+        credit = FollowThrough(follow_through)
+    except ValueError:
+        raise typer.BadParameter(
+            "expected full, half or off", param_hint="--follow-through"
+        ) from None
     if key is not None and keys_dir is not None:
         raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
     chosen = [
@@ -451,12 +494,20 @@ def grade(
         raise typer.BadParameter(
             "the gradebook would overwrite an input: give a new .csv file name", param_hint="--csv"
         )
+    if (
+        summary_path is not None
+        and str(summary_path) != "-"
+        and summary_path.suffix.lower() not in (".pdf", ".html")
+    ):
+        raise typer.BadParameter(
+            "give a .pdf or .html file name (or - for the terminal only)", param_hint="--summary"
+        )
 
     try:
         keys = open_keys(key, keys_dir)
     except KeyFileError as exc:
         raise fail(str(exc)) from None
-    report = grade_paths(paths, keys, comparison, jobs=jobs)
+    report = grade_paths(paths, keys, comparison, markers(credit), jobs=jobs)
 
     for problem in report.errors:
         err.print(f"Error: {problem.file}: {problem.error}", markup=False)
@@ -471,8 +522,35 @@ def grade(
             raise fail(f"cannot write {csv_path}: {exc.strerror or exc}") from None
         if not as_json:
             out.print(f"Gradebook: {csv_path}", markup=False)
+    _class_outputs(report, keys, feedback_dir, summary_path, as_json)
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def _class_outputs(report, keys, feedback_dir: Path | None, summary: Path | None, quiet: bool):
+    """--feedback and --summary: sheets per student, the class analysis (stdout stays JSON-only
+    with --json, so the analysis goes to stderr then)."""
+    from bpquiz.render import RenderError
+
+    try:
+        if feedback_dir is not None:
+            from bpquiz.feedback import write_feedback
+
+            written = write_feedback(report, keys, feedback_dir)
+            if not quiet:
+                out.print(f"Feedback sheets: {feedback_dir}/ ({len(written)} files)", markup=False)
+        if summary is not None:
+            from bpquiz.summary import class_summary, print_summary, write_summary
+
+            print_summary(class_summary(report), err if quiet else out)
+            if str(summary) != "-":
+                write_summary(report, summary)
+                if not quiet:
+                    out.print(f"Class analysis: {summary}", markup=False)
+    except RenderError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}") from None
 
 
 def main() -> None:

@@ -287,19 +287,33 @@ def grade_file(
     markers: Sequence[Marker] = (),
 ) -> Result:
     """Read, look up and mark one file (raises AnswersError or SheetError)."""
-    sheet = read_answers(path)
+    pdf = path.suffix.lower() == ".pdf"
+    if pdf:
+        from bpquiz.pdf_answers import read_pdf_answers  # pypdf only when a PDF is graded
+
+        sheet = read_pdf_answers(path)
+    else:
+        sheet = read_answers(path)
     try:
         variant = keys.find(sheet.variant)
     except LookupError as exc:
         raise SheetError(str(exc)) from None
+    if pdf:
+        from bpquiz.pdf_answers import check_fields
+
+        check_fields(sheet, [q.id for q in variant.asked])
     return grade_sheet(sheet, variant, comparison, markers)
 
 
 # --- a batch -------------------------------------------------------------------------------
 
 
+ANSWER_SUFFIXES = (".json", ".pdf", ".csv")
+"""What a folder's answer files end with: answers files, filled fillable sheets, spreadsheets."""
+
+
 def answer_files(paths: Iterable[Path]) -> tuple[list[Path], list[GradingError]]:
-    """The files to grade: files as given, folders' *.json files (sorted); problems as errors."""
+    """The files to grade: files as given, folders' answer files (sorted); problems as errors."""
     files: list[Path] = []
     errors: list[GradingError] = []
     seen: set[Path] = set()
@@ -317,10 +331,14 @@ def answer_files(paths: Iterable[Path]) -> tuple[list[Path], list[GradingError]]
                 names = sorted(
                     e.name
                     for e in entries
-                    if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file()
+                    if e.name.lower().endswith(ANSWER_SUFFIXES)
+                    and not e.name.startswith(".")
+                    and e.is_file()
                 )
             if not names:
-                errors.append(GradingError(str(path), "no answer files (*.json) in this folder"))
+                errors.append(
+                    GradingError(str(path), "no answer files (*.json, *.pdf, *.csv) in this folder")
+                )
             for name in names:
                 add(path / name, folder / name)
         elif path.exists():
@@ -387,11 +405,21 @@ def grade_paths(
     files, errors = answer_files(paths)
     errors = [GradingError(f, f"answer key: {e}") for f, e in keys.errors] + errors
     jobs = jobs or _cpus()
+    # A spreadsheet holds a whole class: graded here, row by row (bpquiz.csv_answers).
+    tables = [p for p in files if p.suffix.lower() == ".csv"]
+    singles = [p for p in files if p.suffix.lower() != ".csv"] if tables else files
     with _cyclic_gc_paused():
-        if jobs > 1 and len(files) >= PARALLEL_FROM:
-            outcomes = _in_parallel(files, keys, comparison, markers, jobs)
+        if jobs > 1 and len(singles) >= PARALLEL_FROM:
+            outcomes = _in_parallel(singles, keys, comparison, markers, jobs)
         else:
-            outcomes = [_grade_one(p, keys, comparison, markers) for p in files]
+            outcomes = [_grade_one(p, keys, comparison, markers) for p in singles]
+        if tables:
+            from bpquiz.csv_answers import grade_table
+
+            graded = {p: grade_table(p, keys, comparison, markers) for p in tables}
+            single = iter(outcomes)
+            # Back into input order: each table's rows where the table was named.
+            outcomes = [o for p in files for o in (graded[p] if p in graded else [next(single)])]
     results = [o for o in outcomes if isinstance(o, Result)]
     errors += [o for o in outcomes if isinstance(o, GradingError)]
     return Report(tuple(results), tuple(errors))

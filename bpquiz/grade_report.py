@@ -84,17 +84,29 @@ def _given(item: Item) -> Text:
 
 
 def _verdict(item: Item) -> Text:
+    """The verdict word, and the misconception's code when one was recognised (short, so the
+    table stays readable in 80 columns; the feedback sentences follow the table)."""
     word, style = VERDICTS[item.status]
     text = Text(word, style=style)
     if item.misconception:
         text.append(f" [{item.misconception}]", style=style)
-    if item.feedback:
-        text.append(f": {item.feedback}", style="dim")
     return text
 
 
+def feedback_notes(result: Result) -> Table:
+    """Each item's feedback under the table: symbol and id, then the sentence, wrapped."""
+    notes = Table.grid(padding=(0, 1))
+    notes.add_column(no_wrap=True)
+    notes.add_column()
+    for item in result.items:
+        if item.feedback and item.status is not Status.MISSING:
+            notes.add_row(Text(f"{item.symbol} ({item.id})", style="dim"), Text(item.feedback))
+    return notes
+
+
 def student_table(result: Result) -> Table:
-    """One student's items: symbol, id, expected, given, verdict (with feedback), points."""
+    """One student's items: symbol, id, expected, given, verdict (with the code of a recognised
+    misconception), points."""
     table = Table(
         title=Text(f"{result.student} · variant {result.variant}"),
         title_justify="left",
@@ -108,7 +120,9 @@ def student_table(result: Result) -> Table:
         ("verdict", "left"),
         ("points", "right"),
     ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        # A misconception's code is one long word: fold it rather than cut it short with "…".
+        overflow = "fold" if name == "verdict" else "ellipsis"
+        table.add_column(name, justify=justify, overflow=overflow)  # type: ignore[arg-type]
     for item in result.items:
         table.add_row(
             Text(item.symbol),
@@ -144,6 +158,9 @@ def print_report(report: Report, console: Console, details: bool | None = None) 
     if details:
         for result in results:
             console.print(student_table(result))
+            notes = feedback_notes(result)
+            if notes.row_count:
+                console.print(notes)
             console.print(Text(f"Total: {_total(result)}", style="bold"))
             console.print()
         if len(results) == 1:

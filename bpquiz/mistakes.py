@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
+from bpquiz.expr import Expr
 from bpquiz.solution import Solution
 
 
@@ -94,15 +96,20 @@ def mistake_values(
 ) -> dict[str, list[float]]:
     """For every catalogued mistake that can be made at this quantity: the value(s) it gives,
     computed from the values in `env` (the key's, or a student's own earlier answers)."""
+    return {code: [expr.eval(env) for expr in exprs] for code, exprs in _mistaken_at(solution, qid)}
+
+
+@lru_cache(maxsize=8192)
+def _mistaken_at(solution: Solution, qid: str) -> tuple[tuple[str, tuple[Expr, ...]], ...]:
+    """The mistakes that can be made at this quantity, with their expressions: built once per
+    quantity, since marking a class asks for them at every wrong answer (solutions hash by
+    identity, so this holds one entry per quantity of each variant seen)."""
     kind = solution.quantities[qid].kind
-    out: dict[str, list[float]] = {}
-    for code, mistake in CATALOGUE.items():
-        if kind not in mistake.kinds:
-            continue
-        values = [expr.eval(env) for expr in solution.mistaken(qid, code)]
-        if values:
-            out[code] = values
-    return out
+    return tuple(
+        (code, tuple(exprs))
+        for code, mistake in CATALOGUE.items()
+        if kind in mistake.kinds and (exprs := solution.mistaken(qid, code))
+    )
 
 
 def indistinguishable(

@@ -47,6 +47,34 @@ def html_to_pdf(html: str, roots: Sequence[Path]) -> tuple[bytes, int]:
     return document.write_pdf(), len(document.pages)
 
 
+def html_to_fillable_pdf(
+    html: str, roots: Sequence[Path], variant: str, print_copy: bool = False
+) -> tuple[bytes, bytes | None, int]:
+    """A fillable PDF form (every <input> a field) that carries its variant code (see
+    bpquiz.pdf_answers), with `print_copy` the same pages without fields, and the page count.
+
+    The print copy is for joining into the class file: there, every student's fields would share
+    names (z1_1, …) and so be one field, and each would bring its fully embedded field font.
+    Writing the laid-out document a second time costs a fraction of laying it out again.
+    """
+    from bpquiz.pdf_answers import mark_form
+
+    fetcher = AssetFetcher(roots)
+    html_doc = HTML(string=html, base_url=roots[0].as_uri() + "/", url_fetcher=fetcher)
+    document = html_doc.render(pdf_forms=True)
+    printed = None
+    if print_copy:
+        # A page writes the fields gathered in its `forms`; without them, plain pages.
+        forms = [page.forms for page in document.pages]
+        for page in document.pages:
+            page.forms = {None: []}
+        printed = document.write_pdf()
+        for page, gathered in zip(document.pages, forms, strict=True):
+            page.forms = gathered
+    data = document.write_pdf(finisher=lambda _doc, pdf: mark_form(variant, pdf))
+    return data, printed, len(document.pages)
+
+
 def join_pdfs(parts: Sequence[tuple[bytes, int]], duplex: bool = False) -> bytes:
     """One file of several students' documents, each starting on a new page.
 

@@ -65,6 +65,8 @@ class SheetOptions:
     notation: str = "layered"
     paper: str = "a4"
     templates: Path | None = None
+    fillable: bool = False
+    """Student sheets as PDF forms: answer boxes, name and id are fields (bpquiz.pdf_answers)."""
 
     def check(self, depth: int) -> None:
         """Raise RenderError for options that cannot work with this depth of network."""
@@ -151,6 +153,7 @@ def _header(variant: Variant, options: SheetOptions, document: str) -> dict[str,
         "code": variant.code,
         "student": dict(variant.student) if variant.student else None,
         "paper": PAPERS[options.paper],
+        "fillable": options.fillable and document == "sheet",
     }
 
 
@@ -440,21 +443,34 @@ class Rendered:
     document: str
     data: bytes
     pages: int
+    printed: bytes | None = None
+    """A fillable sheet's pages without form fields, for the class file."""
 
 
 def render_document(
-    document: str, variant: Variant, settings: Settings, options: SheetOptions, fmt: str = "pdf"
+    document: str,
+    variant: Variant,
+    settings: Settings,
+    options: SheetOptions,
+    fmt: str = "pdf",
+    print_copy: bool = False,
 ) -> Rendered:
     html = render_html(document, variant, settings, options)
     if fmt == "html":
         return Rendered(variant.code, document, html.encode(), 0)
     from bpquiz.pdf import html_to_pdf
 
-    data, pages = html_to_pdf(html, template_roots(options.templates))
+    roots = template_roots(options.templates)
+    if options.fillable and document == "sheet":
+        from bpquiz.pdf import html_to_fillable_pdf
+
+        data, printed, pages = html_to_fillable_pdf(html, roots, variant.code, print_copy)
+        return Rendered(variant.code, document, data, pages, printed)
+    data, pages = html_to_pdf(html, roots)
     return Rendered(variant.code, document, data, pages)
 
 
-def _render_task(task: tuple[str, Variant, Settings, SheetOptions, str]) -> Rendered:
+def _render_task(task: tuple[str, Variant, Settings, SheetOptions, str, bool]) -> Rendered:
     return render_document(*task)
 
 
@@ -496,7 +512,8 @@ def render_exam(
     if fmt not in FORMATS:
         raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
     options.check(variants[0].problem.depth)
-    tasks = [(d, v, settings, options, fmt) for v in variants for d in DOCUMENTS]
+    class_set = len(variants) > 1
+    tasks = [(d, v, settings, options, fmt, class_set) for v in variants for d in DOCUMENTS]
     jobs = max(1, min(jobs or default_jobs(), len(tasks)))
     results: list[Rendered] = []
     done = 0
@@ -531,7 +548,7 @@ def render_exam(
         from bpquiz.pdf import join_pdfs
 
         for document, attr in (("sheet", "class_sheets"), ("solution", "class_solutions")):
-            parts = [(r.data, r.pages) for r in results if r.document == document]
+            parts = [(r.printed or r.data, r.pages) for r in results if r.document == document]
             path = out_dir / f"{name}-{document}s.pdf"
             write_atomic(path, join_pdfs(parts, duplex=duplex))
             setattr(files, attr, path)

@@ -545,7 +545,7 @@ def test_a_batch_survives_every_kind_of_broken_file(exam, tmp_path):
         "deep.json": "nested more than 32 levels",
         "latin1.json": "not UTF-8 text",
         "empty.json": "empty file",
-        "nothing_here": "no answer files (*.json) in this folder",
+        "nothing_here": "no answer files (*.json, *.pdf, *.csv) in this folder",
     }
     assert set(errors) == set(expected)
     for name, reason in expected.items():
