@@ -530,6 +530,8 @@ def grade(
 def _class_outputs(report, keys, feedback_dir: Path | None, summary: Path | None, quiet: bool):
     """--feedback and --summary: sheets per student, the class analysis (stdout stays JSON-only
     with --json, so the analysis goes to stderr then)."""
+    if feedback_dir is None and summary is None:
+        return  # and nothing of the rendering code is imported
     from bpquiz.render import RenderError
 
     try:

@@ -15,9 +15,9 @@ from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
 from bpquiz.grade import Context, Item, Marker, Status
+from bpquiz.ids import given_id
 from bpquiz.mistakes import CATALOGUE, mistake_values
 from bpquiz.rounding import FLOOR_UNITS
-from bpquiz.solution import given_id
 
 if TYPE_CHECKING:
     from bpquiz.key import KeyVariant

@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from bpquiz.expr import Expr
-from bpquiz.solution import Solution
+
+if TYPE_CHECKING:
+    from bpquiz.solution import Solution
 
 
 @dataclass(frozen=True)

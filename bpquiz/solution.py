@@ -17,6 +17,7 @@ from typing import Any
 
 from bpquiz import functions
 from bpquiz.expr import Diff, Expr, Num, Prod, Quot, Ref, Sum
+from bpquiz.ids import given_id, neuron_id, weight_id
 from bpquiz.notation import Notation, Symbol
 from bpquiz.rounding import Rounding
 from bpquiz.spec import Problem
@@ -64,22 +65,6 @@ class Quantity:
         if self.kind in ("z", "a", "delta", "x", "t"):
             out["example"] = self.example or 1
         return out
-
-
-def neuron_id(kind: str, layer: int, neuron: int | None, example: int | None, batch: bool) -> str:
-    """z1_2, a2_1, delta2_1 (and _e2 for example 2 of a batch); grad_b1 for a shared bias."""
-    base = f"{kind}{layer}" if neuron is None else f"{kind}{layer}_{neuron}"
-    return f"{base}_e{example}" if batch and example else base
-
-
-def given_id(letter: str, i: int, example: int, batch: bool) -> str:
-    """x_1, t_2 (and x_1_e2 for example 2 of a batch)."""
-    return f"{letter}_{i}_e{example}" if batch else f"{letter}_{i}"
-
-
-def weight_id(kind: str, layer: int, i: int, j: int) -> str:
-    """w2_1_2, grad_w2_1_2, w_new2_1_2: layer l, from neuron i of layer l − 1, to neuron j."""
-    return f"{kind}{layer}_{i}_{j}"
 
 
 class Solution:
