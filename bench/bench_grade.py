@@ -22,6 +22,7 @@ from bpquiz.exam import write_exam
 from bpquiz.generate import customise
 from bpquiz.grade import grade_paths
 from bpquiz.key import open_keys
+from bpquiz.marking import FollowThrough, markers
 
 
 def make_class(root: Path, count: int) -> tuple[Path, Path]:
@@ -82,15 +83,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder, keys_dir = make_class(Path(tmp), args.files)
         keys = open_keys(None, keys_dir)
-        for jobs in dict.fromkeys([1, args.jobs or cpus]):
-            start = time.perf_counter()
-            report = grade_paths([folder], keys, jobs=jobs)
-            elapsed = time.perf_counter() - start
-            assert len(report.results) == args.files and not report.errors
-            print(
-                f"grade {args.files} classic answer files, {jobs} process(es): {elapsed:.2f} s "
-                f"({1e6 * elapsed / args.files:.0f} µs a file)"
-            )
+        modes = {
+            "follow-through and misconceptions (the default)": markers(FollowThrough.FULL),
+            "plain comparison (--follow-through off is close to this)": (),
+        }
+        for label, chosen in modes.items():
+            for jobs in dict.fromkeys([1, args.jobs or cpus]):
+                start = time.perf_counter()
+                report = grade_paths([folder], keys, jobs=jobs, markers=chosen)
+                elapsed = time.perf_counter() - start
+                assert len(report.results) == args.files and not report.errors
+                print(
+                    f"grade {args.files} classic answer files, {jobs} process(es), {label}: "
+                    f"{elapsed:.2f} s ({1e6 * elapsed / args.files:.0f} µs a file)"
+                )
         one, startup = end_to_end(folder / "s00000.json", keys_dir)
         print(
             f"bpquiz grade one.json, end to end: {one:.3f} s (bpquiz --help alone: {startup:.3f} s)"

@@ -146,15 +146,15 @@ def feedback_paths(results: Sequence[Result], folder: Path) -> list[Path]:
 def write_feedback(
     report: Report, keys: KeyIndex, folder: Path, options: SheetOptions | None = None
 ) -> list[Path]:
-    """Write each graded student's feedback PDF into `folder` (atomically, one by one)."""
+    """Write each graded student's feedback PDF into `folder` (atomically), rendering them over
+    worker processes as the exam sheets are."""
     from bpquiz.files import write_atomic
-    from bpquiz.pdf import html_to_pdf
+    from bpquiz.render import pdfs_in_parallel
 
     options = options or SheetOptions()
-    roots = template_roots(options.templates)
     paths = feedback_paths(report.results, folder)
-    for result, path in zip(report.results, paths, strict=True):
-        html = render_feedback_html(result, keys.find(result.variant), options)
-        data, _pages = html_to_pdf(html, roots)
+    htmls = [render_feedback_html(r, keys.find(r.variant), options) for r in report.results]
+    pdfs = pdfs_in_parallel(htmls, template_roots(options.templates))
+    for path, (data, _pages) in zip(paths, pdfs, strict=True):
         write_atomic(path, data)
     return paths

@@ -35,7 +35,15 @@ FORMATS = ("pdf", "html")
 DOCUMENTS = ("sheet", "solution")
 DEFAULT_TITLE = "Backpropagation exercise"
 STYLESHEET = "bpquiz.css"
-TEMPLATE_FILES = ("base.html", "macros.html", "sheet.html", "solution.html", STYLESHEET)
+TEMPLATE_FILES = (
+    "base.html",
+    "macros.html",
+    "sheet.html",
+    "solution.html",
+    "feedback.html",
+    "summary.html",
+    STYLESHEET,
+)
 CELLS_PER_ROW = 3
 """Answer boxes side by side; more would leave too little room to write a number."""
 
@@ -477,6 +485,28 @@ def _render_task(task: tuple[str, Variant, Settings, SheetOptions, str, bool]) -
 def _warm_up() -> None:
     # Each worker pays WeasyPrint's import once, before its first document.
     import bpquiz.pdf  # noqa: F401
+
+
+def _pdf_task(task: tuple[str, tuple[Path, ...]]) -> tuple[bytes, int]:
+    from bpquiz.pdf import html_to_pdf
+
+    html, roots = task
+    return html_to_pdf(html, list(roots))
+
+
+def pdfs_in_parallel(
+    htmls: Sequence[str], roots: Sequence[Path], jobs: int | None = None
+) -> list[tuple[bytes, int]]:
+    """PDF bytes and page counts of ready-made HTML documents, in order, over worker processes."""
+    tasks = [(html, tuple(roots)) for html in htmls]
+    jobs = max(1, min(jobs or default_jobs(), len(tasks)))
+    if jobs == 1:
+        return [_pdf_task(task) for task in tasks]
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    with ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context(method), initializer=_warm_up
+    ) as pool:
+        return list(pool.map(_pdf_task, tasks, chunksize=1))
 
 
 def default_jobs() -> int:
