@@ -321,7 +321,8 @@ def solve(
             line = f"{step['symbol']} = {step['formula']}"
             if step["substituted"] != step["result"]:
                 line += f" = {step['substituted']}"
-            out.print(f"  {line} = [bold]{step['result']}[/bold]   [dim]({q.id})[/dim]")
+            note = f" {step['result_note']}" if step["result_note"] else ""
+            out.print(f"  {line} = [bold]{step['result']}[/bold]{note}   [dim]({q.id})[/dim]")
 
 
 @app.command()

@@ -96,6 +96,7 @@ def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions)
                     if step["substituted"] != step["result"]
                     else "",
                     "result": step["result"],
+                    "result_note": step["result_note"],
                     "misconception": mistake.code if mistake else "",
                     "explanation": mistake.explanation if mistake else "",
                 }

@@ -203,7 +203,7 @@ def follow_through(
         return item
     sources = carried_from(item, context)
     if not sources:
-        return item
+        return _own_rounding(item, context)
     solution = context.variant.solution
     own_env = OwnWork(solution, context)
     try:
@@ -246,6 +246,24 @@ def follow_through(
         status=Status.FOLLOW_THROUGH,
         credit=credit.credit,
         feedback=f"right method, carried forward from your {names} ({note})",
+    )
+
+
+def _own_rounding(item: Item, context: Context) -> Item:
+    """Correct when right from the student's own earlier answers that were all accepted: those
+    may be rounded the other accepted way (0.0066 where the key's path has 0.0065), and a careful
+    student reuses what they wrote, so a later step can land outside the key's own range."""
+    solution = context.variant.solution
+    try:
+        own = solution.recompute(item.id, OwnWork(solution, context))
+    except ARITHMETIC:
+        return item
+    if not context.comparison.accepts(item.given, own, tolerance(context, item.id, own)):
+        return item
+    return item._replace(
+        status=Status.CORRECT,
+        credit=1.0,
+        feedback="right from your own (accepted) rounded answers before it",
     )
 
 

@@ -103,7 +103,8 @@ def default_templates() -> Path:
 
 def template_roots(custom: Path | None) -> list[Path]:
     """Where templates are looked up: the teacher's folder first, then the defaults."""
-    return ([custom] if custom is not None else []) + [default_templates()]
+    # Absolute, because WeasyPrint's base URL must be a file URI (a relative --templates was not).
+    return ([custom.resolve()] if custom is not None else []) + [default_templates()]
 
 
 def copy_templates(destination: Path, force: bool = False) -> list[Path]:
@@ -358,6 +359,7 @@ def solution_context(variant: Variant, settings: Settings, options: SheetOptions
                     "formula": step["formula"],
                     "substituted": substituted if substituted != step["result"] else "",
                     "result": step["result"],
+                    "result_note": step["result_note"],
                     "asked": q.kind in settings.asked,
                 }
             )

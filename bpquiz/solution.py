@@ -75,6 +75,7 @@ class Solution:
         self.quantities: dict[str, Quantity] = {}
         self._builders: dict[str, Builder] = {}
         self._batch = problem.examples > 1
+        self._rounded: dict[Rounding, dict[str, float]] = {}
         self._examples = range(1, problem.examples + 1)
         self._build()
         self.values = self.evaluate()
@@ -380,17 +381,29 @@ class Solution:
             groups.setdefault(title, []).append(q)
         return list(groups.items())
 
+    def rounded_path(self, rounding: Rounding) -> dict[str, float]:
+        """Every value as a careful student gets it: each result rounded, then reused (cached)."""
+        if rounding not in self._rounded:
+            self._rounded[rounding] = self.evaluate(rounding)
+        return self._rounded[rounding]
+
     def step(self, qid: str, notation: Notation, rounding: Rounding, html: bool = False) -> dict:
-        """How a teacher writes one quantity: symbol, general formula, numbers substituted, result."""
+        """How a teacher writes one quantity: symbol, general formula, numbers substituted, result.
+
+        The numbers are the rounded results of the steps before, and the result is what those
+        numbers give, rounded: every line can be checked with a calculator. `exact` is the result
+        from unrounded values (the key's value), which may differ in the last digit; `result_note`
+        says so when it does.
+        """
         q = self.quantities[qid]
-        values = self.values
+        rounded = self.rounded_path(rounding)
 
         def as_symbol(ref: str) -> str:
             symbol = self.quantities[ref].symbol(notation)
             return symbol.html() if html else symbol.text()
 
         def as_number(ref: str) -> str:
-            value = values[ref]
+            value = rounded[ref]
             text = (
                 functions.number_text(value)
                 if self.quantities[ref].given
@@ -401,11 +414,14 @@ class Solution:
         substituted = q.expr.write(as_number) if q.expr else ""
         if isinstance(q.expr, Ref):
             substituted = substituted.removeprefix("(").removesuffix(")")
+        result, exact = rounding.format(rounded[qid]), rounding.format(self.values[qid])
         return {
             "symbol": as_symbol(qid),
             "formula": q.expr.write(as_symbol) if q.expr else "",
             "substituted": substituted,
-            "result": rounding.format(values[qid]),
+            "result": result,
+            "exact": exact,
+            "result_note": "" if exact == result else f"({exact} from unrounded values)",
         }
 
     def key_entries(
@@ -413,7 +429,7 @@ class Solution:
     ) -> list[dict[str, Any]]:
         """The answer key's quantities: every computed value with its tolerance and how it is written."""
         asked_kinds = set(asked_kinds)
-        rounded_path = self.evaluate(rounding)
+        rounded_path = self.rounded_path(rounding)
         entries = []
         for q in self.computed():
             value = self.values[q.id]

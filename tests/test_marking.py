@@ -385,3 +385,27 @@ def test_mistake_values_are_what_marking_compares_against():
     wrong = settings.rounding.round(made["error_sign"][0])
     items = by_id(mark(key, consistent(solution, settings, {"delta2_1": wrong})))
     assert items["delta2_1"].misconception == "error_sign"
+
+
+def test_rounding_an_accepted_answer_the_other_way_costs_nothing_later():
+    """A student whose answer sits at the other end of its accepted range, and who reuses it, is
+    right downstream even where the key's own range doesn't reach (review finding H2)."""
+    settings = customise("classic")
+    found = 0
+    for variant in make_variants(settings, 11, 12):
+        s = variant.solution
+        rule = settings.rounding
+        path = s.rounded_path(rule)
+        for q in s.computed():
+            exact = rule.round(s.values[q.id])
+            if q.kind != "grad_w" or exact == path[q.id]:
+                continue
+            # They write the exactly rounded value (accepted), then carry on from it.
+            student = consistent(s, settings, {q.id: exact})
+            document = json.loads(json.dumps(key_document("t", 11, settings, [variant])))
+            [key] = parse_key(document, "t.json")
+            result = mark(key, student)
+            lost = {i.id: i.feedback for i in result.items if i.credit < 1}
+            assert lost == {}, (q.id, lost)
+            found += 1
+    assert found  # the situation does arise, so the test tests something

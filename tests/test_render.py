@@ -245,3 +245,11 @@ def test_edited_templates_are_used(tmp_path: Path) -> None:
     assert "Read me first" in next((tmp_path / "out").glob("*-sheet.html")).read_text()
     result = CliRunner().invoke(app, ["templates", str(tmp_path / "tpl")])
     assert result.exit_code == 1 and "--force" in result.output
+
+
+def test_relative_templates_folder_renders_pdf(tmp_path: Path, monkeypatch) -> None:
+    # The README's own recipe: `bpquiz templates my-sheets`, then `--templates my-sheets`.
+    monkeypatch.chdir(tmp_path)
+    run("templates", "my-sheets")
+    run("generate", "--seed", "3", "--preset", "chain", "--templates", "my-sheets")
+    assert pdftext(next((tmp_path / "exams" / "chain-3").glob("*-sheet.pdf")))

@@ -91,3 +91,43 @@ def test_worked_step_reads_like_the_textbook():
     update = solution.step("w_new2_1_1", notation, Rounding())
     assert update["substituted"] == "0.4 − 0.5·0.0822"
     assert update["result"] == "0.3589"
+
+
+def _calculator(line: str) -> float:
+    """Evaluate a worked line as a student's calculator would: the printed numbers, nothing else."""
+    import re
+
+    text = line.replace("·", "*").replace("−", "-").replace("½", "0.5").replace("²", "**2")
+    text = re.sub(r"relu′\(", "relu_slope(", text)
+    text = re.sub(r"lrelu′\(", "lrelu_slope(", text)
+    names = {
+        "σ": lambda z: 1 / (1 + math.exp(-z)),
+        "tanh": math.tanh,
+        "relu": lambda z: max(z, 0.0),
+        "lrelu": lambda z: z if z > 0 else 0.01 * z,
+        "relu_slope": lambda z: 1.0 if z > 0 else 0.0,
+        "lrelu_slope": lambda z: 1.0 if z > 0 else 0.01,
+        "exp": math.exp,
+        "ln": math.log,
+    }
+    text = text.replace("σ(", "sigma(")
+    names["sigma"] = names.pop("σ")
+    return eval(text, {"__builtins__": {}}, names)
+
+
+@pytest.mark.parametrize("preset", ["classic", "batch", "softmax", "deep", "chain"])
+def test_every_worked_line_adds_up_on_a_calculator(preset):
+    from bpquiz.generate import customise, make_variants
+
+    settings = customise(preset)
+    rounding = settings.rounding
+    for variant in make_variants(settings, seed=11, count=4):
+        s = variant.solution
+        notation = Notation(s.problem.depth, s.problem.examples)
+        for q in s.computed():
+            step = s.step(q.id, notation, rounding)
+            shown = float(step["result"].replace("−", "-"))
+            assert rounding.round(_calculator(step["substituted"])) == pytest.approx(shown), (
+                q.id,
+                step,
+            )
