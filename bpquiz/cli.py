@@ -88,7 +88,8 @@ Sigfigs = Annotated[
 @app.command()
 def generate(
     seed: Annotated[
-        int | None, typer.Option(help="Seed for the random draws (default: a fresh one, printed).")
+        int | None,
+        typer.Option(min=0, help="Seed for the random draws (default: a fresh one, printed)."),
     ] = None,
     preset: Annotated[
         str, typer.Option(help="Kind of exercise; see `bpquiz presets`.")
@@ -185,8 +186,13 @@ def generate(
             rounding=rounding,
             asked=_word_list(ask),
         )
+    except SpecError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if roster is not None and variants != 1:
+        raise typer.BadParameter("give --variants or --roster (one variant per student), not both")
+    try:
         students = load_roster(roster) if roster else None
-    except (SpecError, RosterError) as exc:
+    except RosterError as exc:
         raise fail(str(exc)) from None
 
     fresh = seed is None
@@ -228,7 +234,8 @@ def generate(
     codes = ", ".join(v.code for v in drawn[:5]) + (" …" if count > 5 else "")
     out.print(f"{count} variant{'s' * (count != 1)} of '{settings.preset}' ({codes})")
     out.print(f"Answer key:        {written.key}")
-    out.print(f"Answer templates:  {written.answers[0].parent}/ ({len(written.answers)} files)")
+    count = len(written.answers)
+    out.print(f"Answer templates:  {written.answers[0].parent}/ ({count} file{'s' * (count != 1)})")
     sheets = written.sheets
     if sheets is not None:
         kind = output_format.upper()
@@ -541,7 +548,10 @@ def _class_outputs(report, keys, feedback_dir: Path | None, summary: Path | None
 
             written = write_feedback(report, keys, feedback_dir)
             if not quiet:
-                out.print(f"Feedback sheets: {feedback_dir}/ ({len(written)} files)", markup=False)
+                n = len(written)
+                out.print(
+                    f"Feedback sheets: {feedback_dir}/ ({n} file{'s' * (n != 1)})", markup=False
+                )
         if summary is not None:
             from bpquiz.summary import class_summary, print_summary, write_summary
 

@@ -61,6 +61,40 @@ def variant_stem(variant: Variant) -> str:
     return variant.code
 
 
+def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: Path) -> None:
+    """Grading finds a student's key by variant code alone, so no two keys may share one."""
+    codes = {v.code for v in variants}
+    for other in sorted(keys_dir.glob("*.json")) if keys_dir.is_dir() else []:
+        if other.resolve() == key_path.resolve():
+            continue
+        try:
+            taken = {v.get("variant") for v in json.loads(other.read_text("utf-8"))["variants"]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a key: grading reports it
+        clash = sorted(codes & taken)
+        if clash:
+            raise ExamError(
+                f"variant code {clash[0]} is already used by {other}: "
+                "choose another --seed or --name, or move that key away"
+            )
+
+
+def _check_nothing_filled_is_replaced(templates: dict[Path, str]) -> None:
+    """A template already there and different may hold a student's answers: never overwrite it."""
+    for path, text in templates.items():
+        try:
+            same = path.read_text("utf-8") == text
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            raise ExamError(
+                f"{path} already exists and differs from its blank template (filled in?): "
+                "move it away or choose another --out"
+            )
+
+
 def write_exam(
     settings: Settings,
     seed: int,
@@ -88,19 +122,22 @@ def write_exam(
             f"{key_path} already exists; printed sheets may depend on it. "
             "Use --force to replace it, or --name to write a new exam."
         )
-    variants = make_variants(settings, seed, count, students)
-    try:
-        write_atomic(key_path, dumps(key_document(name, seed, settings, variants)), replace=force)
-    except OutputExists:
-        raise ExamError(f"{key_path} already exists. Use --force to replace it.") from None
-    except OSError as exc:
-        raise ExamError(f"cannot write {key_path}: {exc.strerror}") from None
+    variants = make_variants(settings, seed, count, students, exam=name)
+    _check_codes_are_new(variants, keys_dir, key_path)
+    templates = {
+        out_dir / f"{variant_stem(v)}-answers.json": json.dumps(
+            answers_template(v, settings.asked), indent=1, ensure_ascii=False
+        )
+        + "\n"
+        for v in variants
+    }
+    _check_nothing_filled_is_replaced(templates)
+
+    # The key goes last: if anything before it fails, nothing stops a plain rerun.
     written = Written(key=key_path)
     try:
-        for v in variants:
-            path = out_dir / f"{variant_stem(v)}-answers.json"
-            template = answers_template(v, settings.asked)
-            write_atomic(path, json.dumps(template, indent=1, ensure_ascii=False) + "\n")
+        for path, text in templates.items():
+            write_atomic(path, text)
             written.answers.append(path)
     except OSError as exc:
         raise ExamError(f"cannot write into {out_dir}: {exc.strerror}") from None
@@ -123,4 +160,10 @@ def write_exam(
             raise ExamError(str(exc)) from None
         except OSError as exc:
             raise ExamError(f"cannot write the sheets into {out_dir}: {exc.strerror}") from None
+    try:
+        write_atomic(key_path, dumps(key_document(name, seed, settings, variants)), replace=force)
+    except OutputExists:
+        raise ExamError(f"{key_path} already exists. Use --force to replace it.") from None
+    except OSError as exc:
+        raise ExamError(f"cannot write {key_path}: {exc.strerror}") from None
     return variants, written

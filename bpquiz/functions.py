@@ -48,7 +48,7 @@ def number_text(value: float) -> str:
 class Activation:
     name: str
     definition: str
-    """How the sheet states it, in terms of z and a."""
+    """How the sheet states the function, of a neutral x (each notation names z and a its way)."""
     derivative_text: str
 
     def apply(self, z: Expr) -> Expr:
@@ -84,16 +84,16 @@ class Activation:
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
-        Activation("sigmoid", "a = σ(z) = 1/(1 + e^(−z))", "σ′(z) = a(1 − a)"),
-        Activation("tanh", "a = tanh(z)", "tanh′(z) = 1 − a²"),
-        Activation("relu", "a = relu(z) = max(0, z)", "relu′(z) = 1 if z > 0, else 0"),
+        Activation("sigmoid", "σ(x) = 1/(1 + e^(−x))", "σ′(x) = σ(x)·(1 − σ(x))"),
+        Activation("tanh", "tanh(x)", "tanh′(x) = 1 − tanh²(x)"),
+        Activation("relu", "relu(x) = max(0, x)", "relu′(x) = 1 if x > 0, else 0"),
         Activation(
             "leaky_relu",
-            f"a = lrelu(z) = z if z > 0, else {LEAKY_SLOPE}·z",
-            f"lrelu′(z) = 1 if z > 0, else {LEAKY_SLOPE}",
+            f"lrelu(x) = x if x > 0, else {LEAKY_SLOPE}·x",
+            f"lrelu′(x) = 1 if x > 0, else {LEAKY_SLOPE}",
         ),
-        Activation("linear", "a = z", "f′(z) = 1"),
-        Activation("softmax", "aⱼ = exp(zⱼ)/Σₖ exp(zₖ)", "(used with cross-entropy: δ = a − t)"),
+        Activation("linear", "the output is the net input", "derivative 1"),
+        Activation("softmax", "softmax", "with cross-entropy the output δ is output − target"),
     ]
 }
 

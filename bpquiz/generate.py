@@ -14,7 +14,7 @@ from bpquiz.functions import LOSSES
 from bpquiz.mistakes import indistinguishable
 from bpquiz.rounding import Rounding
 from bpquiz.solution import KINDS, Solution
-from bpquiz.spec import BIAS_MODES, Problem, SpecError, parse_problem
+from bpquiz.spec import BIAS_MODES, MAX_LAYERS, MAX_NEURONS, Problem, SpecError, parse_problem
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 """No 0/O, 1/I/L: a code read off paper is typed back without ambiguity."""
@@ -115,6 +115,11 @@ def customise(
     s = PRESETS[preset]
     changes: dict[str, Any] = {}
     if layers is not None:
+        if not 3 <= len(layers) <= MAX_LAYERS or not all(1 <= n <= MAX_NEURONS for n in layers):
+            raise SpecError(
+                f"--layers: expected 3 to {MAX_LAYERS} neuron counts of 1 to {MAX_NEURONS}, "
+                f"inputs first (e.g. 2,3,2), got {','.join(map(str, layers))}"
+            )
         changes["layers"] = tuple(layers)
         if activations is None and len(layers) != len(s.layers):
             # Keep the preset's hidden and output activations for a different depth.
@@ -148,7 +153,7 @@ def customise(
     if settings.loss not in LOSSES:
         raise SpecError(f"--loss: expected one of {', '.join(LOSSES)}, got '{settings.loss}'")
     # One trial draw checks the combination with the same rules as a typed-in spec.
-    parse_problem(_draw(np.random.default_rng(0), settings).to_dict(), source="options")
+    parse_problem(_draw(np.random.default_rng(0), settings).to_dict(), source="these options")
     return settings
 
 
@@ -210,7 +215,7 @@ def _draw(rng: np.random.Generator, s: Settings) -> Problem:
     }
     if biases is not None:
         spec["biases"] = biases
-    return parse_problem(spec, source="options")
+    return parse_problem(spec, source="these options")
 
 
 def not_worth_doing(solution: Solution, s: Settings, mistakes: bool = True) -> str | None:
@@ -306,12 +311,14 @@ def draw_variant(rng: np.random.Generator, s: Settings) -> Solution:
     )
 
 
-def variant_codes(seed: int, count: int) -> list[str]:
-    """Short codes, unique within the exam, derived from the seed by a one-way hash."""
+def variant_codes(seed: int, count: int, exam: str = "") -> list[str]:
+    """Short codes, unique within the exam, derived from the exam's name and seed by a one-way
+    hash (the name too, so two exams drawn with the same seed don't share codes)."""
     codes: list[str] = []
     counter = 0
     while len(codes) < count:
-        digest = hashlib.blake2b(f"bpquiz:{seed}:{counter}".encode(), digest_size=8).digest()
+        text = f"bpquiz:{exam}:{seed}:{counter}"
+        digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
         number = int.from_bytes(digest, "big")
         code = ""
         for _ in range(CODE_LENGTH):
@@ -328,13 +335,18 @@ def fresh_seed() -> int:
 
 
 def make_variants(
-    s: Settings, seed: int, count: int, students: Sequence[dict[str, str]] | None = None
+    s: Settings,
+    seed: int,
+    count: int,
+    students: Sequence[dict[str, str]] | None = None,
+    exam: str = "",
 ) -> list[Variant]:
-    """`count` variants (one per student when a roster is given), all following from `seed`."""
+    """`count` variants (one per student when a roster is given), all following from `seed`;
+    their codes also from the exam's name."""
     if students is not None:
         count = len(students)
     children = np.random.SeedSequence(seed).spawn(count)
-    codes = variant_codes(seed, count)
+    codes = variant_codes(seed, count, exam)
     return [
         Variant(
             code=codes[i],

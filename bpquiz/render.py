@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 import bpquiz
 from bpquiz.diagram import network_svg
-from bpquiz.functions import ACTIVATIONS, LOSSES, number_text
+from bpquiz.functions import ACTIVATIONS, number_text
 from bpquiz.generate import Settings, Variant
 from bpquiz.notation import Notation, Symbol, make_notation
 from bpquiz.rounding import Rounding
@@ -255,8 +255,18 @@ def _instructions(variant: Variant, settings: Settings, notation: Notation) -> d
             else ", ".join("Output layer" if l == p.depth else f"Hidden layer {l}" for l in layers)
         )
         act = ACTIVATIONS[name]
-        formulas.append({"name": where, "text": f"{act.definition};  {act.derivative_text}"})
-    formulas.append({"name": "Loss", "text": LOSSES[p.loss]})
+        # The first neuron's own line, in the sheet's notation, then the function in general.
+        first = next(q for q in solution.computed() if q.kind == "a" and q.layer == layers[0])
+        line = solution.step(first.id, notation, settings.rounding)
+        definition = "" if name in ("linear", "softmax") else f"{act.definition};  "
+        text = (
+            f"{line['symbol']} = {line['formula']} (and so on);  {definition}{act.derivative_text}"
+        )
+        formulas.append({"name": where, "text": text})
+    loss = solution.step(
+        next(q.id for q in solution.computed() if q.kind == "loss"), notation, settings.rounding
+    )
+    formulas.append({"name": "Loss", "text": f"{loss['symbol']} = {loss['formula']}"})
     formulas.append({"name": "Update", "text": "w′ = w − η·∂L/∂w, and the same for every bias"})
     asked = [KIND_WORDS[k] for k in settings.asked]
     return {

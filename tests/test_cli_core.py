@@ -298,3 +298,34 @@ def test_outputs_get_ordinary_file_permissions(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temp file left behind
+
+
+def test_two_exams_with_one_seed_get_different_codes_and_clashes_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for preset in ("classic", "xor"):
+        args = ["generate", "--seed", "42", "--preset", preset, "--format", "html"]
+        assert runner.invoke(app, args).exit_code == 0
+    keys = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "answer_keys").glob("*.json")}
+    codes = [{v["variant"] for v in k["variants"]} for k in keys.values()]
+    assert not codes[0] & codes[1]
+    # A copy of a key under another name would make grading ambiguous: refused, nothing written.
+    (tmp_path / "answer_keys" / "copy.json").write_text(json.dumps(keys["xor-42"]))
+    args = ["generate", "--seed", "42", "--preset", "xor", "--force", "--format", "html"]
+    line = one_error_line(runner.invoke(app, args))
+    assert "already used by answer_keys/copy.json" in line
+
+
+def test_a_failed_render_leaves_no_key_and_a_filled_template_is_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "sheet.html").write_text("{% extends 'base.html' %}{% block x %}")
+    result = runner.invoke(app, ["generate", "--seed", "5", "--templates", "broken"])
+    assert result.exit_code == 1 and "template" in result.stderr
+    assert not (tmp_path / "answer_keys" / "classic-5.json").exists()  # a plain rerun works
+    assert runner.invoke(app, ["generate", "--seed", "5", "--format", "html"]).exit_code == 0
+    [template] = (tmp_path / "exams" / "classic-5").glob("*-answers.json")
+    filled = template.read_text().replace("null", "0.5", 1)
+    template.write_text(filled)
+    again = runner.invoke(app, ["generate", "--seed", "5", "--format", "html", "--force"])
+    assert "differs from its blank template" in one_error_line(again)
+    assert template.read_text() == filled
