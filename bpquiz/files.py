@@ -16,9 +16,13 @@ def write_atomic(path: Path, data: bytes | str, *, replace: bool = True) -> None
     path = Path(path)
     if not replace and path.exists():
         raise OutputExists(str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        # Name the file the user asked for, not the temporary one.
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     try:
         # mkstemp makes the file private (0600); give it the permissions a plain open() would.
         os.fchmod(fd, 0o666 & ~_umask())

@@ -422,7 +422,24 @@ def grade_paths(
             outcomes = [o for p in files for o in (graded[p] if p in graded else [next(single)])]
     results = [o for o in outcomes if isinstance(o, Result)]
     errors += [o for o in outcomes if isinstance(o, GradingError)]
-    return Report(tuple(results), tuple(errors))
+    return Report(tuple(results), tuple(errors + _handed_in_twice(results)))
+
+
+def _handed_in_twice(results: Sequence[Result]) -> list[GradingError]:
+    """A student graded from several files gets several gradebook rows: say so, so that a teacher
+    keeps the one that counts instead of an LMS silently taking either."""
+    files: dict[str, list[str]] = {}
+    for result in results:
+        files.setdefault(result.student, []).append(result.file)
+    return [
+        GradingError(
+            named[-1],
+            f'student "{student}" is also graded from {", ".join(named[:-1])}: both are in the '
+            "report; remove the file that does not count",
+        )
+        for student, named in files.items()
+        if len(named) > 1
+    ]
 
 
 @contextmanager

@@ -692,3 +692,28 @@ def test_one_student_gets_a_table(exam, tmp_path):
     assert '"[red]boom' in result.stdout  # the cell may wrap after this
     assert "invalid" in result.stdout
     assert f"Total: {len(values) - 1}/{len(values)}" in result.stdout
+
+
+def test_a_student_handing_in_twice_is_flagged(tmp_path: Path) -> None:
+    keys_dir = tmp_path / "keys"
+    result = CliRunner().invoke(
+        app,
+        ["generate", "--seed", "8", "--format", "html", "--keys-dir", str(keys_dir),
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [template] = (tmp_path / "out").glob("*-answers.json")
+    sheet = json.loads(template.read_text())
+    sheet["student"] = "s1"
+    for name in ("first.json", "second.json"):
+        (tmp_path / name).write_text(json.dumps(sheet))
+    graded = CliRunner().invoke(
+        app,
+        ["grade", str(tmp_path / "first.json"), str(tmp_path / "second.json"), "--keys",
+         str(keys_dir), "--json"],
+    )  # fmt: skip
+    assert graded.exit_code == 1
+    report = json.loads(graded.stdout)
+    assert len(report["results"]) == 2
+    [error] = report["errors"]
+    assert error["file"].endswith("second.json") and "first.json" in error["error"]
