@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -510,15 +510,22 @@ def pdfs_in_parallel(
     htmls: Sequence[str], roots: Sequence[Path], jobs: int | None = None
 ) -> list[tuple[bytes, int]]:
     """PDF bytes and page counts of ready-made HTML documents, in order, over worker processes."""
-    tasks = [(html, tuple(roots)) for html in htmls]
-    jobs = max(1, min(jobs or default_jobs(), len(tasks)))
+    return list(in_workers(_pdf_task, [(html, tuple(roots)) for html in htmls], jobs))
+
+
+def in_workers(task: Callable[[Any], Any], items: Sequence[Any], jobs: int | None) -> Iterator[Any]:
+    """`task` over `items`, in order, in worker processes that import WeasyPrint once each (in
+    this process when one job is enough)."""
+    jobs = max(1, min(jobs or default_jobs(), len(items)))
     if jobs == 1:
-        return [_pdf_task(task) for task in tasks]
+        yield from map(task, items)
+        return
+    # fork shares the parent's imports; elsewhere spawn is the safe choice.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     with ProcessPoolExecutor(
         jobs, mp_context=multiprocessing.get_context(method), initializer=_warm_up
     ) as pool:
-        return list(pool.map(_pdf_task, tasks, chunksize=1))
+        yield from pool.map(task, items, chunksize=1)
 
 
 def default_jobs() -> int:
@@ -556,7 +563,6 @@ def render_exam(
     options.check(variants[0].problem.depth)
     class_set = len(variants) > 1
     tasks = [(d, v, settings, options, fmt, class_set) for v in variants for d in DOCUMENTS]
-    jobs = max(1, min(jobs or default_jobs(), len(tasks)))
     results: list[Rendered] = []
     done = 0
 
@@ -568,17 +574,8 @@ def render_exam(
             if progress:
                 progress(done, len(variants))
 
-    if jobs == 1:
-        for task in tasks:
-            collect(_render_task(task))
-    else:
-        # fork shares the parent's imports; elsewhere spawn is the safe choice.
-        method = "fork" if sys.platform.startswith("linux") else "spawn"
-        with ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context(method), initializer=_warm_up
-        ) as pool:
-            for rendered in pool.map(_render_task, tasks, chunksize=1):
-                collect(rendered)
+    for rendered in in_workers(_render_task, tasks, jobs):
+        collect(rendered)
 
     files = ExamFiles()
     for rendered in results:
