@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bpquiz.answers import MAX_STUDENT, AnswersError, AnswerSheet, read_limited, shown
 from bpquiz.compare import Comparison
+from bpquiz.files import SPREADSHEET_DELIMITERS, spreadsheet_text
 from bpquiz.grade import GradingError, Marker, Result, SheetError, grade_sheet
 from bpquiz.key import KeyIndex
 
@@ -27,7 +28,7 @@ STUDENT = "student"
 VARIANT = "variant"
 NAME = "name"
 """Allowed, for the people reading the spreadsheet; not graded."""
-DELIMITERS = (",", ";", "\t")
+DELIMITERS = SPREADSHEET_DELIMITERS
 """Comma; semicolon (spreadsheets in decimal-comma locales); tab (Excel's "Unicode text")."""
 
 
@@ -69,10 +70,8 @@ def column_letter(index: int) -> str:
 
 
 def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")  # Excel's "Unicode text"; the BOM says which byte order
     try:
-        return data.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
+        return spreadsheet_text(data)
     except UnicodeDecodeError as exc:
         raise AnswersError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "

@@ -45,6 +45,18 @@ def write_atomic(path: Path, data: bytes | str, *, replace: bool = True) -> None
         raise
 
 
+def spreadsheet_text(data: bytes) -> str:
+    """The text of a file a spreadsheet saved: Excel's "Unicode text" (UTF-16, with a BOM saying
+    the byte order) or UTF-8 with or without a BOM. Raises UnicodeDecodeError otherwise."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
+SPREADSHEET_DELIMITERS = (",", ";", "\t")
+"""What spreadsheets separate cells with (';' where the decimal separator is a comma)."""
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

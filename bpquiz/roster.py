@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from bpquiz.files import SPREADSHEET_DELIMITERS, spreadsheet_text
+
 MAX_STUDENTS = 2000
 
 
@@ -14,15 +16,21 @@ class RosterError(ValueError):
 
 def load_roster(path: Path) -> list[dict[str, str]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RosterError(f"{path}: cannot read the roster ({exc.__class__.__name__})") from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows:
+        text = spreadsheet_text(path.read_bytes())
+    except OSError as exc:
+        raise RosterError(f"{path}: cannot read the roster ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise RosterError(f'{path}: not UTF-8 text: save the roster as "CSV UTF-8"') from None
+    lines = text.splitlines()
+    if not lines:
         raise RosterError(f"{path}: the roster is empty (expected a header line: id,name)")
-    header = [cell.strip().lower() for cell in rows[0]]
-    if "id" not in header or "name" not in header:
-        raise RosterError(f"{path}: line 1: expected the columns id,name, got {','.join(rows[0])}")
+    for delimiter in SPREADSHEET_DELIMITERS:  # whichever makes a header with id and name
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        header = [cell.strip().lower() for cell in rows[0]]
+        if "id" in header and "name" in header:
+            break
+    else:
+        raise RosterError(f"{path}: line 1: expected the columns id,name, got {lines[0][:60]}")
     id_col, name_col = header.index("id"), header.index("name")
     students: list[dict[str, str]] = []
     seen: set[str] = set()

@@ -329,3 +329,20 @@ def test_a_failed_render_leaves_no_key_and_a_filled_template_is_kept(tmp_path, m
     again = runner.invoke(app, ["generate", "--seed", "5", "--format", "html", "--force"])
     assert "differs from its blank template" in one_error_line(again)
     assert template.read_text() == filled
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding"),
+    [
+        ("id;name\ns1;Zoë Ångström\ns2;Bo\n", "utf-8-sig"),
+        ("id\tname\ns1\tZoë Ångström\ns2\tBo\n", "utf-16"),
+    ],
+)
+def test_roster_as_spreadsheets_save_it(tmp_path, monkeypatch, content, encoding):
+    from bpquiz.roster import load_roster
+
+    (tmp_path / "r.csv").write_bytes(content.encode(encoding))
+    assert load_roster(tmp_path / "r.csv") == [
+        {"id": "s1", "name": "Zoë Ångström"},
+        {"id": "s2", "name": "Bo"},
+    ]
