@@ -379,7 +379,7 @@ def solution_context(variant: Variant, settings: Settings, options: SheetOptions
     annotations: dict[tuple[int, int], list[str]] = {}
     for q in solution.computed():
         if q.kind in ("z", "a", "delta") and (q.example or 1) == 1:
-            stem = _stem(notation.symbol(q.kind, q.layer, q.neuron)).text()
+            stem = notation.symbol(q.kind, q.layer, q.neuron).text()
             annotations.setdefault((q.layer, q.neuron), []).append(
                 f"{stem} = {rounding.format(values[q.id])}"
             )
