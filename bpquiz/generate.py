@@ -218,9 +218,12 @@ def _draw(rng: np.random.Generator, s: Settings) -> Problem:
     return parse_problem(spec, source="these options")
 
 
-def not_worth_doing(solution: Solution, s: Settings, mistakes: bool = True) -> str | None:
-    """Why this exercise teaches little (or, with `mistakes`, would mark a catalogued mistake
-    right), or None."""
+def not_worth_doing(solution: Solution, s: Settings) -> str | None:
+    """Why this exercise teaches little or would mark a catalogued mistake right, or None."""
+    return _teaches_little(solution, s) or _mistake_marked_right(solution, s)
+
+
+def _teaches_little(solution: Solution, s: Settings) -> str | None:
     p = solution.problem
     values = solution.values
     rounding = s.rounding
@@ -250,23 +253,33 @@ def not_worth_doing(solution: Solution, s: Settings, mistakes: bool = True) -> s
         for q in outputs
     ):
         return "the outputs already match the targets"
-    asked = set(s.asked)
-    rounded = solution.evaluate(rounding)
     for q in quantities:
         value = values[q.id]
         if q.kind in ("grad_w", "grad_b") and (
             abs(value) < max(MIN_GRADIENT_UNITS * rounding.unit(value), MIN_GRADIENT)
         ):
             return f"{q.id} is too small to write down"
-        if q.kind not in asked:
-            continue
-        tolerance = rounding.tolerance(value, rounded[q.id])
+    for q, value, tolerance in _asked(solution, s):
         if tolerance >= abs(value) / 2:
             return f"rounding makes {q.id} too imprecise to mark"
-        mistake = indistinguishable(solution, q.id, tolerance) if mistakes else None
+    return None
+
+
+def _mistake_marked_right(solution: Solution, s: Settings) -> str | None:
+    for q, _value, tolerance in _asked(solution, s):
+        mistake = indistinguishable(solution, q.id, tolerance)
         if mistake:
             return f"the mistake {mistake} would be marked right at {q.id}"
     return None
+
+
+def _asked(solution: Solution, s: Settings):
+    """Each asked quantity with its exact value and the key's tolerance for it."""
+    rounded = solution.rounded_path(s.rounding)
+    for q in solution.computed():
+        if q.kind in s.asked:
+            value = solution.values[q.id]
+            yield q, value, s.rounding.tolerance(value, rounded[q.id])
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,9 +308,9 @@ def draw_variant(rng: np.random.Generator, s: Settings) -> Solution:
             solution = Solution(_draw(rng, s))
         except ValueError:
             continue
-        if not_worth_doing(solution, s, mistakes=False) is not None:
+        if _teaches_little(solution, s) is not None:
             continue
-        if not_worth_doing(solution, s) is None:
+        if _mistake_marked_right(solution, s) is None:
             return solution
         fallback = fallback or solution
         worthwhile += 1

@@ -25,6 +25,9 @@ class Mistake:
     """The kinds of quantity where the mistake is first made (later ones are follow-through)."""
     explanation: str
     """One sentence on what went wrong, and the right rule."""
+    seen_below_output_only: bool = False
+    """Only visible in the layer just below the output: deeper down its effect reaches δ through
+    products of small deltas, so an exercise is not redrawn to make it visible there."""
 
 
 CATALOGUE: dict[str, Mistake] = {
@@ -64,6 +67,7 @@ CATALOGUE: dict[str, Mistake] = {
             "hidden_delta_updated_weights",
             ("delta",),
             "You backpropagated through already-updated weights; every δ uses the weights before the update.",
+            seen_below_output_only=True,
         ),
         Mistake(
             "gradient_wrong_activation",
@@ -124,9 +128,7 @@ def indistinguishable(
     q = solution.quantities[qid]
     right = solution.values[qid]
     for code, values in mistake_values(solution, qid, env).items():
-        if code == "hidden_delta_updated_weights" and q.layer < solution.problem.depth - 1:
-            # Deeper down, the weights' change only reaches δ through products of small deltas:
-            # the mistake is made (and caught) in the first hidden layer the student reaches.
+        if CATALOGUE[code].seen_below_output_only and q.layer < solution.problem.depth - 1:
             continue
         if any(0 < abs(value - right) <= tolerance for value in values):
             return code

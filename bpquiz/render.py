@@ -564,18 +564,10 @@ def render_exam(
     class_set = len(variants) > 1
     tasks = [(d, v, settings, options, fmt, class_set) for v in variants for d in DOCUMENTS]
     results: list[Rendered] = []
-    done = 0
-
-    def collect(rendered: Rendered) -> None:
-        nonlocal done
-        results.append(rendered)
-        if rendered.document == "solution":
-            done += 1
-            if progress:
-                progress(done, len(variants))
-
     for rendered in in_workers(_render_task, tasks, jobs):
-        collect(rendered)
+        results.append(rendered)
+        if progress and rendered.document == "solution":
+            progress(len(results) // len(DOCUMENTS), len(variants))
 
     files = ExamFiles()
     for rendered in results:
