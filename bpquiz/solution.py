@@ -139,6 +139,11 @@ class Solution:
             return [functions.loss(p.loss, a, t, half=False)]
         return [] if mistake else [functions.loss(p.loss, a, t)]
 
+    def _batch_loss(self, mistake: str | None = None) -> list[Expr]:
+        """The batch's loss: the mean of its examples' losses (a method, not a lambda, so a
+        Solution can be sent to worker processes)."""
+        return [] if mistake else [_mean([Ref(f"loss_e{e}") for e in self._examples])]
+
     def _delta(self, e: int, l: int, j: int, mistake: str | None = None) -> list[Expr]:
         """δ⁽ˡ⁾ⱼ = ∂L/∂z⁽ˡ⁾ⱼ: the loss's slope (output) or the sum over the next layer, times f′."""
         p, n = self.problem, self.problem.layers
@@ -272,8 +277,7 @@ class Solution:
                 example=e if batch else None,
             )
         if batch:
-            losses = [Ref(f"loss_e{e}") for e in self._examples]
-            self._add("loss", "loss", lambda m: [] if m else [_mean(losses)])
+            self._add("loss", "loss", self._batch_loss)
 
         # Backward pass, with the weights before the update.
         for e in self._examples:

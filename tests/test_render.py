@@ -253,3 +253,12 @@ def test_relative_templates_folder_renders_pdf(tmp_path: Path, monkeypatch) -> N
     run("templates", "my-sheets")
     run("generate", "--seed", "3", "--preset", "chain", "--templates", "my-sheets")
     assert pdftext(next((tmp_path / "exams" / "chain-3").glob("*-sheet.pdf")))
+
+
+def test_a_batch_class_set_renders_in_worker_processes(tmp_path: Path) -> None:
+    # Worker processes receive the variants pickled: every part of a Solution must pickle.
+    run(
+        "generate", "--seed", "9", "--preset", "batch", "--variants", "3", "--format", "html",
+        "--jobs", "2", "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys"),
+    )  # fmt: skip
+    assert len(list((tmp_path / "out").glob("*-solution.html"))) == 3
