@@ -564,7 +564,8 @@ def render_exam(
     class_set = len(variants) > 1
     tasks = [(d, v, settings, options, fmt, class_set) for v in variants for d in DOCUMENTS]
     results: list[Rendered] = []
-    for rendered in in_workers(_render_task, tasks, jobs):
+    # HTML takes milliseconds a document: worker processes (and their WeasyPrint) would cost more.
+    for rendered in in_workers(_render_task, tasks, 1 if fmt == "html" else jobs):
         results.append(rendered)
         if progress and rendered.document == "solution":
             progress(len(results) // len(DOCUMENTS), len(variants))
