@@ -8,13 +8,15 @@ carry the numbers. A label never overlaps another label, a neuron or a text besi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
 from bpquiz.functions import number_text
 from bpquiz.notation import Notation, Symbol
 from bpquiz.solution import Solution
+from bpquiz.stamp import Slots, SvgText
 
 RADIUS = 17
 COLUMN_GAP = 160
@@ -38,12 +40,40 @@ STYLE = {
     "input": 'fill="#eef2f8" stroke="#111" stroke-width="1.2"',
     "label-ground": 'fill="#fff" stroke="#bbb" stroke-width="0.5"',
     "note-ground": 'fill="#fff" fill-opacity="0.85"',
-    "name": 'fill="#111" font-size="10.5"',
-    "weight": 'fill="#1f4e8c" font-size="10"',
-    "note": 'fill="#444" font-size="9"',
-    "given": 'fill="#111" font-size="10" font-weight="bold"',
-    "layer": 'fill="#666" font-size="9"',
 }
+TEXT = {
+    "name": ("#111", 10.5, False),
+    "weight": ("#1f4e8c", 10.0, False),
+    "note": ("#444", 9.0, False),
+    "given": ("#111", 10.0, True),
+    "layer": ("#666", 9.0, False),
+}
+"""Each kind of text's colour, size and boldness."""
+STYLE.update(
+    {
+        kind: f'fill="{fill}" font-size="{size:g}"' + (' font-weight="bold"' if bold else "")
+        for kind, (fill, size, bold) in TEXT.items()
+    }
+)
+SKELETON_NUMBER = "−0.00"
+"""In a skeleton, room for a number is never less than this (the widest given numbers drawn)."""
+_NUMBER = re.compile(r"−?\d+(?:\.\d+)?")
+
+
+def room(text: str) -> int:
+    """A skeleton's length of a text: each number counted with a sign, and never shorter than
+    SKELETON_NUMBER, so that every variant's numbers fit the same drawing."""
+    return len(
+        _NUMBER.sub(
+            lambda m: (
+                "0" * max(len(m.group()), len(m.group().lstrip("−")) + 1, len(SKELETON_NUMBER))
+            ),
+            text,
+        )
+    )
+
+
+Emit = Callable[[float, float, str, str, str], str]
 POSITIONS = (0.25, 0.33, 0.18, 0.42, 0.5, 0.58, 0.66, 0.75, 0.82)
 """Where along an edge (0 = source, 1 = target) a weight label may sit, in order of preference:
 near the source, where the edges fanning out of one neuron are apart and crossings are few."""
@@ -65,9 +95,11 @@ class Box:
         )
 
 
-def _text_box(x: float, y: float, text: str, anchor: str = "middle") -> Box:
+def _text_box(
+    x: float, y: float, text: str, anchor: str = "middle", length: Callable[[str], int] = len
+) -> Box:
     """The box a one-line text occupies; y is the text's vertical centre."""
-    width = len(text) * CHAR + 4
+    width = length(text) * CHAR + 4
     left = {"middle": x - width / 2, "start": x - 2, "end": x - width + 2}[anchor]
     return Box(left, y - LINE / 2, left + width, y + LINE / 2)
 
@@ -104,8 +136,22 @@ def network_svg(
     solution: Solution,
     notation: Notation,
     annotations: Mapping[tuple[int, int], Sequence[str]] | None = None,
+    slots: Slots | None = None,
 ) -> Drawing:
-    """The SVG of the network; `annotations[(layer, neuron)]` are lines written under a neuron."""
+    """The SVG of the network; `annotations[(layer, neuron)]` are lines written under a neuron.
+
+    With `slots` (a skeleton, bpquiz.stamp), the texts with numbers are left out of the SVG and
+    collected in `slots.drawing`, and every size is taken from `room`, so that the drawing is the
+    same for every variant."""
+    length: Callable[[str], int] = len if slots is None else room
+
+    def variable(x: float, y: float, text: str, css: str, anchor: str = "middle") -> str:
+        if slots is None:
+            return _text(x, y, text, css, anchor)
+        fill, size, bold = TEXT[css]
+        slots.drawing.append(SvgText(x, y + FONT / 3, text, anchor, size, fill, bold))
+        return ""
+
     p = solution.problem
     n = p.layers
     depth = p.depth
@@ -126,7 +172,7 @@ def network_svg(
         + ARROW
         + 6
         + (
-            max(len(number_text(givens[f"x_{i}"])) for i in range(1, n[0] + 1)) * CHAR
+            max(length(number_text(givens[f"x_{i}"])) for i in range(1, n[0] + 1)) * CHAR
             if single
             else 0
         )
@@ -136,7 +182,7 @@ def network_svg(
         + (f" = {number_text(givens[f't_{k}'])}" if single else "")
         for k in range(1, n[depth] + 1)
     ]
-    right = RADIUS + ARROW + 8 + max(len(t) for t in target_texts) * CHAR
+    right = RADIUS + ARROW + 8 + max(length(t) for t in target_texts) * CHAR
     left = max(left, 40.0)
     width = left + right + depth * COLUMN_GAP
 
@@ -149,8 +195,8 @@ def network_svg(
     obstacles: list[Box] = []
 
     def put_text(x: float, y: float, text: str, css: str, anchor: str = "middle") -> None:
-        texts.append(_text(x, y, text, css, anchor))
-        obstacles.append(_text_box(x, y, text, anchor))
+        texts.append(variable(x, y, text, css, anchor))
+        obstacles.append(_text_box(x, y, text, anchor, length))
 
     # Layer titles.
     for l in range(depth + 1):
@@ -177,7 +223,7 @@ def network_svg(
             if lines:
                 # A white ground keeps the edges that pass behind these lines from striking them.
                 first = y + RADIUS + 4
-                widest = max(len(line) for line in lines) * CHAR * 0.9 + 4
+                widest = max(length(line) for line in lines) * CHAR * 0.9 + 4
                 shapes.append(
                     f'<rect x="{x - widest / 2:.1f}" y="{first:.1f}" width="{widest:.1f}" '
                     f'height="{len(lines) * LINE:.1f}" {STYLE["note-ground"]}/>'
@@ -222,11 +268,11 @@ def network_svg(
                 edges.append(
                     (x1, y1, x2, y2, number_text(weight), _plain(notation.weight(l, i, j)))
                 )
-    labels = _place_labels(edges, obstacles, use_symbols=False)
+    labels = _place_labels(edges, obstacles, False, variable, length)
     values_on_edges = labels is not None
     caption = "Weights are written on their edges."
     if labels is None:
-        labels = _place_labels(edges, obstacles, use_symbols=True)
+        labels = _place_labels(edges, obstacles, True, _text, len)
         caption = "Each edge is labelled with its weight's symbol; the values are in the tables."
     if labels is None:
         labels = []
@@ -278,6 +324,8 @@ def _place_labels(
     edges: Sequence[tuple[float, float, float, float, str, str]],
     obstacles: Sequence[Box],
     use_symbols: bool,
+    emit: Emit,
+    length: Callable[[str], int],
 ) -> list[str] | None:
     """A label centred on each edge, overlapping nothing; None when some edge has no free spot.
 
@@ -295,7 +343,7 @@ def _place_labels(
             # Along the drawn part of the edge, between the two circles.
             x = x1 + RADIUS + t * (x2 - x1 - 2 * RADIUS)
             y = y1 + t * (y2 - y1)
-            box = _text_box(x, y, text)
+            box = _text_box(x, y, text, "middle", length)
             if not any(_padded(box).overlaps(other) for other in taken):
                 free.append((x, y, box))
         if not free:
@@ -306,6 +354,6 @@ def _place_labels(
         out.append(
             f'<rect x="{box.left:.1f}" y="{box.top:.1f}" width="{box.right - box.left:.1f}" '
             f'height="{box.bottom - box.top:.1f}" {STYLE["label-ground"]}/>'
-            + _text(x, y, text, "weight")
+            + emit(x, y, text, "weight", "middle")
         )
     return out

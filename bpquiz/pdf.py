@@ -39,7 +39,8 @@ def _import_weasyprint() -> None:
 
 _import_weasyprint()
 
-from weasyprint import HTML  # noqa: E402
+from weasyprint import CSS, HTML  # noqa: E402
+from weasyprint.document import Document  # noqa: E402
 from weasyprint.text.fonts import FontConfiguration  # noqa: E402
 from weasyprint.urls import URLFetcher  # noqa: E402
 
@@ -76,11 +77,18 @@ def font_config() -> FontConfiguration:
     return FontConfiguration()
 
 
-def html_to_pdf(html: str, roots: Sequence[Path]) -> tuple[bytes, int]:
-    """The PDF of one document and its number of pages."""
+def render_document(html: str, roots: Sequence[Path], extra_css: str = "") -> Document:
+    """The laid-out document, fetching only the templates' files; `extra_css` is added to the
+    document's own styles."""
     fetcher = AssetFetcher(roots)
     html_doc = HTML(string=html, base_url=roots[0].as_uri() + "/", url_fetcher=fetcher)
-    document = html_doc.render(font_config=font_config())
+    stylesheets = [CSS(string=extra_css, font_config=font_config())] if extra_css else None
+    return html_doc.render(font_config=font_config(), stylesheets=stylesheets)
+
+
+def html_to_pdf(html: str, roots: Sequence[Path]) -> tuple[bytes, int]:
+    """The PDF of one document and its number of pages."""
+    document = render_document(html, roots)
     return document.write_pdf(), len(document.pages)
 
 

@@ -15,6 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,6 +30,10 @@ from bpquiz.functions import ACTIVATIONS, number_text
 from bpquiz.generate import Settings, Variant
 from bpquiz.notation import Notation, Symbol, make_notation
 from bpquiz.rounding import Rounding
+from bpquiz.stamp import Fonts, Skeleton, Slots, SvgText, plain
+
+Var = Callable[[str], Any]
+"""How a text that varies between variants goes into a template: as itself, or as a slot."""
 
 PAPERS = {"a4": "A4", "letter": "letter"}
 FORMATS = ("pdf", "html")
@@ -153,20 +158,23 @@ def _neuron_symbol(notation: Notation, layer: int, neuron: int) -> Symbol:
     return notation.symbol("x" if layer == 0 else "a", layer, neuron)
 
 
-def _header(variant: Variant, options: SheetOptions, document: str) -> dict[str, Any]:
+def _header(
+    variant: Variant, options: SheetOptions, document: str, var: Var = plain
+) -> dict[str, Any]:
+    student = variant.student
     return {
         "document": document,
         "title": options.title,
         "course": options.course,
         "date": options.date,
-        "code": variant.code,
-        "student": dict(variant.student) if variant.student else None,
+        "code": var(variant.code),
+        "student": {"name": var(student["name"]), "id": var(student["id"])} if student else None,
         "paper": PAPERS[options.paper],
         "fillable": options.fillable and document == "sheet",
     }
 
 
-def _given_tables(variant: Variant, notation: Notation) -> dict[str, Any]:
+def _given_tables(variant: Variant, notation: Notation, var: Var = plain) -> dict[str, Any]:
     """Inputs, targets, weight matrices with row/column labels, biases and η, as strings."""
     p = variant.problem
     givens = variant.solution.givens()
@@ -179,7 +187,7 @@ def _given_tables(variant: Variant, notation: Notation) -> dict[str, Any]:
             rows.append(
                 {
                     "header": f"example {e}" if batch else "",
-                    "cells": [number_text(givens[i]) for i in ids],
+                    "cells": [var(number_text(givens[i])) for i in ids],
                 }
             )
         return {
@@ -200,7 +208,7 @@ def _given_tables(variant: Variant, notation: Notation) -> dict[str, Any]:
                 ],
                 "to": [_text(_neuron_symbol(notation, l, j)) for j in range(1, p.layers[l] + 1)],
                 "rows": [
-                    [number_text(givens[f"w{l}_{i}_{j}"]) for j in range(1, p.layers[l] + 1)]
+                    [var(number_text(givens[f"w{l}_{i}_{j}"])) for j in range(1, p.layers[l] + 1)]
                     for i in range(1, p.layers[l - 1] + 1)
                 ],
             }
@@ -214,7 +222,9 @@ def _given_tables(variant: Variant, notation: Notation) -> dict[str, Any]:
                     "columns": [
                         _text(notation.symbol("b", l, j)) for j in range(1, p.layers[l] + 1)
                     ],
-                    "cells": [number_text(givens[f"b{l}_{j}"]) for j in range(1, p.layers[l] + 1)],
+                    "cells": [
+                        var(number_text(givens[f"b{l}_{j}"])) for j in range(1, p.layers[l] + 1)
+                    ],
                 }
             )
     elif p.bias == "shared":
@@ -224,7 +234,7 @@ def _given_tables(variant: Variant, notation: Notation) -> dict[str, Any]:
                 "columns": [
                     _text(_stem(notation.symbol("b", l, 1))) for l in range(1, p.depth + 1)
                 ],
-                "cells": [number_text(givens[f"b{l}"]) for l in range(1, p.depth + 1)],
+                "cells": [var(number_text(givens[f"b{l}"])) for l in range(1, p.depth + 1)],
             }
         )
     return {
@@ -233,7 +243,7 @@ def _given_tables(variant: Variant, notation: Notation) -> dict[str, Any]:
         "weights": weights,
         "biases": biases,
         "bias_mode": p.bias,
-        "learning_rate": {"symbol": _text(Symbol("η")), "value": number_text(p.learning_rate)},
+        "learning_rate": {"symbol": _text(Symbol("η")), "value": var(number_text(p.learning_rate))},
     }
 
 
@@ -309,8 +319,13 @@ def _key(variant: Variant, settings: Settings, notation: Notation) -> dict[str, 
     }
 
 
-def sheet_context(variant: Variant, settings: Settings, options: SheetOptions) -> dict[str, Any]:
-    """Everything a student sheet shows, as plain data: nothing computed from the givens."""
+def sheet_context(
+    variant: Variant, settings: Settings, options: SheetOptions, slots: Slots | None = None
+) -> dict[str, Any]:
+    """Everything a student sheet shows, as plain data: nothing computed from the givens.
+
+    With `slots`, every text that varies between variants becomes a slot (bpquiz.stamp)."""
+    var: Var = slots or plain
     p = variant.problem
     notation = make_notation(options.notation, p.depth, p.examples)
     key = _key(variant, settings, notation)
@@ -328,11 +343,11 @@ def sheet_context(variant: Variant, settings: Settings, options: SheetOptions) -
             }
         )
     return {
-        **_header(variant, options, "sheet"),
+        **_header(variant, options, "sheet", var),
         "instructions": _instructions(variant, settings, notation),
         # Markup: the drawing escapes every text it writes (bpquiz.diagram._text).
-        "diagram": Markup(network_svg(variant.solution, notation).svg),
-        "givens": _given_tables(variant, notation),
+        "diagram": Markup(network_svg(variant.solution, notation, slots=slots).svg),
+        "givens": _given_tables(variant, notation, var),
         "questions": questions,
         "total_points": sum(q["points"] for q in questions),
     }
@@ -347,8 +362,11 @@ def _signed(text: str) -> str:
     return text.replace("-", "−")
 
 
-def solution_context(variant: Variant, settings: Settings, options: SheetOptions) -> dict[str, Any]:
+def solution_context(
+    variant: Variant, settings: Settings, options: SheetOptions, slots: Slots | None = None
+) -> dict[str, Any]:
     """Every step (formula, numbers, result), the annotated diagram and the marking table."""
+    var: Var = slots or plain
     p = variant.problem
     solution = variant.solution
     rounding = settings.rounding
@@ -361,15 +379,18 @@ def solution_context(variant: Variant, settings: Settings, options: SheetOptions
         steps = []
         for q in quantities:
             step = solution.step(q.id, notation, rounding)
-            substituted = step["substituted"]
+            substituted = step["substituted"] if step["substituted"] != step["result"] else ""
+            working = (f"= {substituted} " if substituted else "") + f"= {step['result']}"
             steps.append(
                 {
                     "id": q.id,
                     "symbol": step["symbol"],
                     "formula": step["formula"],
-                    "substituted": substituted if substituted != step["result"] else "",
+                    # The line of numbers: "= substituted = result", one text to stamp.
+                    "working": var(working),
+                    "substituted": substituted,
                     "result": step["result"],
-                    "result_note": step["result_note"],
+                    "result_note": var(step["result_note"]),
                     "asked": q.kind in settings.asked,
                 }
             )
@@ -399,16 +420,16 @@ def solution_context(variant: Variant, settings: Settings, options: SheetOptions
                     "points": entry["points"],
                 }
             )
-    drawing = network_svg(solution, notation, annotations)
+    drawing = network_svg(solution, notation, annotations, slots=slots)
     return {
-        **_header(variant, options, "solution"),
+        **_header(variant, options, "solution", var),
         "instructions": _instructions(variant, settings, notation),
         "diagram": Markup(drawing.svg),
         "diagram_example": p.examples > 1,
         # The tables repeat what a fully labelled drawing already shows; the key is for the teacher.
-        "givens": None if drawing.all_givens else _given_tables(variant, notation),
+        "givens": None if drawing.all_givens else _given_tables(variant, notation, var),
         "sections": sections,
-        "answer_lines": _marking_lines(answers),
+        "answer_lines": [var(line) for line in _marking_lines(answers)],
         "total_points": sum(a["points"] for a in answers),
     }
 
@@ -435,12 +456,19 @@ def _marking_lines(answers: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render_html(document: str, variant: Variant, settings: Settings, options: SheetOptions) -> str:
-    """The HTML of a variant's student sheet (`document="sheet"`) or worked solution."""
+def render_html(
+    document: str,
+    variant: Variant,
+    settings: Settings,
+    options: SheetOptions,
+    slots: Slots | None = None,
+) -> str:
+    """The HTML of a variant's student sheet (`document="sheet"`) or worked solution; with
+    `slots`, its skeleton (bpquiz.stamp)."""
     if document not in DOCUMENTS:
         raise ValueError(f"document must be one of {DOCUMENTS}, got {document!r}")
     context = (sheet_context if document == "sheet" else solution_context)(
-        variant, settings, options
+        variant, settings, options, slots
     )
     try:
         template = environment(options.templates).get_template(f"{document}.html")
@@ -494,6 +522,155 @@ def _render_task(task: tuple[str, Variant, Settings, SheetOptions, str, bool]) -
     return render_document(*task)
 
 
+def _skeleton_html_task(
+    task: tuple[Sequence[Variant], Settings, SheetOptions],
+) -> list[tuple[str, list[str], list[SvgText]]]:
+    variants, settings, options = task
+    out = []
+    for variant in variants:
+        for document in DOCUMENTS:
+            slots = Slots()
+            html = render_html(document, variant, settings, options, slots)
+            out.append((html, slots.texts, slots.drawing))
+    return out
+
+
+def _skeleton_task(
+    task: tuple[str, tuple[Path, ...], list[list[str]], list[SvgText]],
+) -> tuple[Skeleton, Fonts] | None:
+    from bpquiz.stamp import Unstampable, build_skeleton
+
+    try:
+        return build_skeleton(*task)
+    except Unstampable:
+        return None
+
+
+_stampers: dict[int, Any] = {}
+"""A worker's stampers, by skeleton: each parses its skeleton and fonts once."""
+
+
+def _stamp_task(
+    task: tuple[int, Skeleton, Fonts, list[tuple[list[str], list[SvgText]]]],
+) -> list[tuple[list[list[str]], bytes] | None]:
+    from bpquiz.stamp import Stamper, Unstampable, page_ops
+
+    key, skeleton, fonts, variants = task
+    if key not in _stampers:
+        _stampers.clear()
+        _stampers[key] = Stamper(skeleton, fonts)
+    stamper = _stampers[key]
+    out: list[tuple[list[list[str]], bytes] | None] = []
+    for texts, drawing in variants:
+        try:
+            ops = page_ops(skeleton, fonts, texts, drawing)
+        except Unstampable:
+            out.append(None)
+            continue
+        out.append((ops, stamper.stamp(texts, ops)))
+    return out
+
+
+def _chunks(items: Sequence[Any], jobs: int) -> list[Sequence[Any]]:
+    """`items` in a few pieces per worker: small enough to balance, big enough to be worth sending."""
+    size = max(1, math.ceil(len(items) / (4 * jobs)))
+    return [items[k : k + size] for k in range(0, len(items), size)]
+
+
+@dataclass
+class Stamped:
+    """A class set's documents (in variant order, sheet then solution) and, where one skeleton
+    served every variant of a document, that document's class file."""
+
+    documents: list[Rendered]
+    class_files: dict[str, bytes]
+
+
+def stamped_documents(
+    variants: Sequence[Variant],
+    settings: Settings,
+    options: SheetOptions,
+    jobs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    duplex: bool = False,
+) -> Stamped:
+    """Every variant's sheet and solution as PDF, laid out once per structure (bpquiz.stamp).
+
+    Variants are grouped by their skeleton HTML (a class set of one preset: one group per
+    document); each group's skeleton is laid out once, and each variant's texts are stamped into
+    it. A variant that cannot be stamped exactly is rendered whole. All of it runs in one pool of
+    worker processes.
+    """
+    from bpquiz.stamp import Stamper
+
+    roots = tuple(template_roots(options.templates))
+    jobs = max(1, min(jobs or default_jobs(), len(variants)))
+    with worker_pool(jobs) as run:
+        pieces = _chunks(variants, jobs)
+        made = [
+            r
+            for part in run(_skeleton_html_task, [(p, settings, options) for p in pieces])
+            for r in part
+        ]
+        texts: dict[tuple[str, int], list[str]] = {}
+        drawings: dict[tuple[str, int], list[SvgText]] = {}
+        groups: dict[tuple[str, str], list[int]] = {}
+        for k, (html, slot_texts, drawing) in enumerate(made):
+            index, document = divmod(k, len(DOCUMENTS))
+            key = (DOCUMENTS[document], index)
+            texts[key], drawings[key] = slot_texts, drawing
+            groups.setdefault((DOCUMENTS[document], html), []).append(index)
+        tasks = []
+        for (document, html), members in groups.items():
+            candidates = [
+                sorted(set(c)) for c in zip(*(texts[document, i] for i in members), strict=True)
+            ]
+            drawing = [item for i in members for item in drawings[document, i]]
+            tasks.append((html, roots, candidates, drawing))
+        built = list(run(_skeleton_task, tasks))
+
+        done: dict[tuple[str, int], Rendered] = {}
+        whole: list[tuple[str, int]] = []
+        class_files: dict[str, bytes] = {}
+        stamped = 0
+        for number, (((document, _), members), result) in enumerate(
+            zip(groups.items(), built, strict=True)
+        ):
+            if result is None:
+                whole.extend((document, i) for i in members)
+                continue
+            skeleton, fonts = result
+            parts = _chunks(members, jobs)
+            stamp_tasks = [
+                (
+                    number,
+                    skeleton,
+                    fonts,
+                    [(texts[document, i], drawings[document, i]) for i in part],
+                )
+                for part in parts
+            ]
+            copies: list[list[list[str]]] = []
+            for part, results in zip(parts, run(_stamp_task, stamp_tasks), strict=True):
+                for i, stamped_one in zip(part, results, strict=True):
+                    if stamped_one is None:
+                        whole.append((document, i))
+                        continue
+                    ops, pdf = stamped_one
+                    copies.append(ops)
+                    done[document, i] = Rendered(variants[i].code, document, pdf, skeleton.pages)
+                    stamped += 1
+                    if progress:
+                        progress(stamped // len(DOCUMENTS), len(variants))
+            if len(members) == len(variants) and len(copies) == len(variants):
+                class_files[document] = Stamper(skeleton, fonts).write(copies, duplex=duplex)
+        whole_tasks = [(d, variants[i], settings, options, "pdf", True) for d, i in sorted(whole)]
+        for (d, i), rendered in zip(sorted(whole), run(_render_task, whole_tasks), strict=True):
+            done[d, i] = rendered
+    documents = [done[d, i] for i in range(len(variants)) for d in DOCUMENTS]
+    return Stamped(documents, class_files)
+
+
 def _warm_up() -> None:
     # Each worker pays WeasyPrint's import once, before its first document.
     import bpquiz.pdf  # noqa: F401
@@ -516,16 +693,26 @@ def pdfs_in_parallel(
 def in_workers(task: Callable[[Any], Any], items: Sequence[Any], jobs: int | None) -> Iterator[Any]:
     """`task` over `items`, in order, in worker processes that import WeasyPrint once each (in
     this process when one job is enough)."""
-    jobs = max(1, min(jobs or default_jobs(), len(items)))
-    if jobs == 1:
-        yield from map(task, items)
+    with worker_pool(max(1, min(jobs or default_jobs(), len(items)))) as run:
+        yield from run(task, items)
+
+
+Run = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]
+
+
+@contextmanager
+def worker_pool(jobs: int) -> Iterator[Run]:
+    """A `map` over `jobs` worker processes that import WeasyPrint once each (or over this
+    process, for one job), to run several rounds of tasks without starting workers again."""
+    if jobs <= 1:
+        yield lambda task, items: map(task, items)
         return
     # fork shares the parent's imports; elsewhere spawn is the safe choice.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     with ProcessPoolExecutor(
         jobs, mp_context=multiprocessing.get_context(method), initializer=_warm_up
     ) as pool:
-        yield from pool.map(task, items, chunksize=1)
+        yield lambda task, items: pool.map(task, items, chunksize=1)
 
 
 def default_jobs() -> int:
@@ -562,13 +749,18 @@ def render_exam(
         raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
     options.check(variants[0].problem.depth)
     class_set = len(variants) > 1
-    tasks = [(d, v, settings, options, fmt, class_set) for v in variants for d in DOCUMENTS]
     results: list[Rendered] = []
-    # HTML takes milliseconds a document: worker processes (and their WeasyPrint) would cost more.
-    for rendered in in_workers(_render_task, tasks, 1 if fmt == "html" else jobs):
-        results.append(rendered)
-        if progress and rendered.document == "solution":
-            progress(len(results) // len(DOCUMENTS), len(variants))
+    class_files: dict[str, bytes] = {}
+    if fmt == "pdf" and class_set and not options.fillable:
+        stamped = stamped_documents(variants, settings, options, jobs, progress, duplex)
+        results, class_files = stamped.documents, stamped.class_files
+    else:
+        tasks = [(d, v, settings, options, fmt, class_set) for v in variants for d in DOCUMENTS]
+        # HTML takes milliseconds a document: worker processes (and WeasyPrint) would cost more.
+        for rendered in in_workers(_render_task, tasks, 1 if fmt == "html" else jobs):
+            results.append(rendered)
+            if progress and rendered.document == "solution":
+                progress(len(results) // len(DOCUMENTS), len(variants))
 
     files = ExamFiles()
     for rendered in results:
@@ -580,8 +772,11 @@ def render_exam(
         from bpquiz.pdf import join_pdfs
 
         for document, attr in (("sheet", "class_sheets"), ("solution", "class_solutions")):
-            parts = [(r.printed or r.data, r.pages) for r in results if r.document == document]
             path = out_dir / f"{name}-{document}s.pdf"
-            write_atomic(path, join_pdfs(parts, duplex=duplex))
+            if document in class_files:
+                write_atomic(path, class_files[document])
+            else:
+                parts = [(r.printed or r.data, r.pages) for r in results if r.document == document]
+                write_atomic(path, join_pdfs(parts, duplex=duplex))
             setattr(files, attr, path)
     return files
