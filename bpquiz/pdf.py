@@ -77,13 +77,37 @@ def font_config() -> FontConfiguration:
     return FontConfiguration()
 
 
-def render_document(html: str, roots: Sequence[Path], extra_css: str = "") -> Document:
+def render_document(
+    html: str, roots: Sequence[Path], extra_css: str = "", forms: bool = False
+) -> Document:
     """The laid-out document, fetching only the templates' files; `extra_css` is added to the
-    document's own styles."""
+    document's own styles; with `forms`, its <input> elements become PDF form fields."""
     fetcher = AssetFetcher(roots)
     html_doc = HTML(string=html, base_url=roots[0].as_uri() + "/", url_fetcher=fetcher)
     stylesheets = [CSS(string=extra_css, font_config=font_config())] if extra_css else None
-    return html_doc.render(font_config=font_config(), stylesheets=stylesheets)
+    return html_doc.render(font_config=font_config(), stylesheets=stylesheets, pdf_forms=forms)
+
+
+def form_pdfs(document: Document, variant: str, print_copy: bool) -> tuple[bytes, bytes | None]:
+    """A laid-out fillable document written as a form that carries its variant code (see
+    bpquiz.pdf_answers), and with `print_copy` the same pages without fields.
+
+    The print copy is for joining into the class file: there, every student's fields would share
+    names (z1_1, …) and so be one field, and each would bring its fully embedded field font.
+    Writing the laid-out document a second time costs a fraction of laying it out again.
+    """
+    from bpquiz.pdf_answers import mark_form
+
+    printed = None
+    if print_copy:
+        # A page writes the fields gathered in its `forms`; without them, plain pages.
+        forms = [page.forms for page in document.pages]
+        for page in document.pages:
+            page.forms = {None: []}
+        printed = document.write_pdf()
+        for page, gathered in zip(document.pages, forms, strict=True):
+            page.forms = gathered
+    return document.write_pdf(finisher=lambda _doc, pdf: mark_form(variant, pdf)), printed
 
 
 def html_to_pdf(html: str, roots: Sequence[Path]) -> tuple[bytes, int]:
@@ -95,28 +119,10 @@ def html_to_pdf(html: str, roots: Sequence[Path]) -> tuple[bytes, int]:
 def html_to_fillable_pdf(
     html: str, roots: Sequence[Path], variant: str, print_copy: bool = False
 ) -> tuple[bytes, bytes | None, int]:
-    """A fillable PDF form (every <input> a field) that carries its variant code (see
-    bpquiz.pdf_answers), with `print_copy` the same pages without fields, and the page count.
-
-    The print copy is for joining into the class file: there, every student's fields would share
-    names (z1_1, …) and so be one field, and each would bring its fully embedded field font.
-    Writing the laid-out document a second time costs a fraction of laying it out again.
-    """
-    from bpquiz.pdf_answers import mark_form
-
-    fetcher = AssetFetcher(roots)
-    html_doc = HTML(string=html, base_url=roots[0].as_uri() + "/", url_fetcher=fetcher)
-    document = html_doc.render(pdf_forms=True, font_config=font_config())
-    printed = None
-    if print_copy:
-        # A page writes the fields gathered in its `forms`; without them, plain pages.
-        forms = [page.forms for page in document.pages]
-        for page in document.pages:
-            page.forms = {None: []}
-        printed = document.write_pdf()
-        for page, gathered in zip(document.pages, forms, strict=True):
-            page.forms = gathered
-    data = document.write_pdf(finisher=lambda _doc, pdf: mark_form(variant, pdf))
+    """A fillable PDF form (every <input> a field), with `print_copy` the same pages without
+    fields (see `form_pdfs`), and the page count."""
+    document = render_document(html, roots, forms=True)
+    data, printed = form_pdfs(document, variant, print_copy)
     return data, printed, len(document.pages)
 
 

@@ -8,6 +8,7 @@ worker processes. WeasyPrint is imported only in the workers' code path (`bpquiz
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -168,6 +169,8 @@ def _header(
         "course": options.course,
         "date": options.date,
         "code": var(variant.code),
+        # The hidden form field's value: in a skeleton the stamper fills it in (bpquiz.stamp).
+        "code_field": "" if isinstance(var, Slots) else variant.code,
         "student": {"name": var(student["name"]), "id": var(student["id"])} if student else None,
         "paper": PAPERS[options.paper],
         "fillable": options.fillable and document == "sheet",
@@ -536,7 +539,7 @@ def _skeleton_html_task(
 
 
 def _skeleton_task(
-    task: tuple[str, tuple[Path, ...], list[list[str]], list[SvgText]],
+    task: tuple[str, tuple[Path, ...], list[list[str]], list[SvgText], bool],
 ) -> tuple[Skeleton, Fonts] | None:
     from bpquiz.stamp import Unstampable, build_skeleton
 
@@ -551,8 +554,9 @@ _stampers: dict[int, Any] = {}
 
 
 def _stamp_task(
-    task: tuple[int, Skeleton, Fonts, list[tuple[list[str], list[SvgText]]]],
+    task: tuple[int, Skeleton, Fonts, list[tuple[list[str], list[SvgText], str]]],
 ) -> list[tuple[list[list[str]], bytes] | None]:
+    from bpquiz.pdf_answers import VARIANT_FIELD, VARIANT_INFO
     from bpquiz.stamp import Stamper, Unstampable, page_ops
 
     key, skeleton, fonts, variants = task
@@ -561,13 +565,17 @@ def _stamp_task(
         _stampers[key] = Stamper(skeleton, fonts)
     stamper = _stampers[key]
     out: list[tuple[list[list[str]], bytes] | None] = []
-    for texts, drawing in variants:
+    for texts, drawing, code in variants:
         try:
             ops = page_ops(skeleton, fonts, texts, drawing)
         except Unstampable:
             out.append(None)
             continue
-        out.append((ops, stamper.stamp(texts, ops)))
+        if skeleton.printed is None:
+            out.append((ops, stamper.stamp(texts, ops)))
+        else:
+            form = stamper.stamp(texts, ops, {VARIANT_FIELD: code}, {VARIANT_INFO: code})
+            out.append((ops, form))
     return out
 
 
@@ -626,7 +634,8 @@ def stamped_documents(
                 sorted(set(c)) for c in zip(*(texts[document, i] for i in members), strict=True)
             ]
             drawing = [item for i in members for item in drawings[document, i]]
-            tasks.append((html, roots, candidates, drawing))
+            forms = options.fillable and document == "sheet"
+            tasks.append((html, roots, candidates, drawing, forms))
         built = list(run(_skeleton_task, tasks))
 
         done: dict[tuple[str, int], Rendered] = {}
@@ -646,7 +655,7 @@ def stamped_documents(
                     number,
                     skeleton,
                     fonts,
-                    [(texts[document, i], drawings[document, i]) for i in part],
+                    [(texts[document, i], drawings[document, i], variants[i].code) for i in part],
                 )
                 for part in parts
             ]
@@ -662,8 +671,16 @@ def stamped_documents(
                     stamped += 1
                     if progress:
                         progress(stamped // len(DOCUMENTS), len(variants))
+            printer = Stamper(skeleton, fonts, printed=True)
             if len(members) == len(variants) and len(copies) == len(variants):
-                class_files[document] = Stamper(skeleton, fonts).write(copies, duplex=duplex)
+                class_files[document] = printer.write(copies, duplex=duplex)
+            elif skeleton.printed is not None:
+                # The class file will be joined from each student's print copy.
+                for i in members:
+                    if (document, i) in done:
+                        ops = copies.pop(0)
+                        printed = printer.stamp(texts[document, i], ops)
+                        done[document, i] = dataclasses.replace(done[document, i], printed=printed)
         whole_tasks = [(d, variants[i], settings, options, "pdf", True) for d, i in sorted(whole)]
         for (d, i), rendered in zip(sorted(whole), run(_render_task, whole_tasks), strict=True):
             done[d, i] = rendered
@@ -751,7 +768,7 @@ def render_exam(
     class_set = len(variants) > 1
     results: list[Rendered] = []
     class_files: dict[str, bytes] = {}
-    if fmt == "pdf" and class_set and not options.fillable:
+    if fmt == "pdf" and class_set:
         stamped = stamped_documents(variants, settings, options, jobs, progress, duplex)
         results, class_files = stamped.documents, stamped.class_files
     else:

@@ -232,6 +232,8 @@ class Skeleton:
     """A laid-out skeleton: its PDF, its slots' places, and its drawing's place."""
 
     pdf: bytes
+    printed: bytes | None
+    """A form's pages without fields, for the class file (None: not a form)."""
     places: tuple[Place, ...]
     drawing: Drawing | None
     pages: int
@@ -286,15 +288,17 @@ DRAWING_FACES = (
 """The drawing's regular and bold text (bpquiz.diagram writes font-family="DejaVu Sans, sans-serif")."""
 
 
-def _render_skeleton(html: str, roots: Sequence[Path]) -> Skeleton:
-    from bpquiz.pdf import render_document
+def _render_skeleton(html: str, roots: Sequence[Path], forms: bool) -> Skeleton:
+    from bpquiz.pdf import form_pdfs, render_document
 
-    document = render_document(html, roots, SLOT_CSS)
+    document = render_document(html, roots, SLOT_CSS, forms=forms)
     places, drawing, sound = layout_places(document)
     if not sound:
         raise Unstampable("the templates copy a variable text (string-set?)")
+    pdf, printed = form_pdfs(document, "", True) if forms else (document.write_pdf(), None)
     return Skeleton(
-        pdf=document.write_pdf(),
+        pdf=pdf,
+        printed=printed,
         places=tuple(places),
         drawing=drawing,
         pages=len(document.pages),
@@ -307,15 +311,17 @@ def build_skeleton(
     roots: Sequence[Path],
     candidates: Sequence[Sequence[str]],
     drawing: Sequence[SvgText],
+    forms: bool = False,
 ) -> tuple[Skeleton, Fonts]:
     """Lay out a skeleton whose slot k can hold any of `candidates[k]`, and the fonts to stamp
-    them (and the drawing's texts) with.
+    them (and the drawing's texts) with; with `forms`, the skeleton is a PDF form (and its print
+    copy has no fields).
 
     The widest candidate is first guessed (`estimated_width`); if the exact widths say otherwise,
     the skeleton is laid out once more with the exact widest texts.
     """
     reserves = [max(texts, key=estimated_width) for texts in candidates]
-    skeleton = _render_skeleton(fill_reserves(html, reserves), roots)
+    skeleton = _render_skeleton(fill_reserves(html, reserves), roots, forms)
     chars: dict[Face, set[str]] = {}
     first: dict[int, Place] = {}
     for place in skeleton.places:
@@ -333,7 +339,7 @@ def build_skeleton(
     if any(
         exact(k, w) > exact(k, r) for k, (w, r) in enumerate(zip(widest, reserves, strict=True))
     ):
-        skeleton = _render_skeleton(fill_reserves(html, widest), roots)
+        skeleton = _render_skeleton(fill_reserves(html, widest), roots, forms)
     return skeleton, fonts
 
 
@@ -548,20 +554,34 @@ def page_ops(
 class Stamper:
     """Writes variants into one skeleton: parses the skeleton and the fonts once."""
 
-    def __init__(self, skeleton: Skeleton, fonts: Fonts) -> None:
+    def __init__(self, skeleton: Skeleton, fonts: Fonts, printed: bool = False) -> None:
         from pypdf import PdfReader
 
         self.skeleton = skeleton
         self.fonts = fonts
-        self.reader = PdfReader(io.BytesIO(skeleton.pdf))
+        pdf = skeleton.printed if printed and skeleton.printed else skeleton.pdf
+        self.reader = PdfReader(io.BytesIO(pdf))
         self.font_reader = PdfReader(io.BytesIO(fonts.pdf))
 
-    def stamp(self, texts: Sequence[str], ops: Sequence[Sequence[str]]) -> bytes:
-        """One variant's document: the skeleton with its texts written in."""
-        return self.write([ops], title=fill_title(self.skeleton.title, dict(enumerate(texts))))
+    def stamp(
+        self,
+        texts: Sequence[str],
+        ops: Sequence[Sequence[str]],
+        fields: Mapping[str, str] | None = None,
+        info: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """One variant's document: the skeleton with its texts written in, and for a form the
+        values of its `fields` and the document information `info`."""
+        title = fill_title(self.skeleton.title, dict(enumerate(texts)))
+        return self.write([ops], title, fields=fields, info=info)
 
     def write(
-        self, copies: Sequence[Sequence[Sequence[str]]], title: str = "", duplex: bool = False
+        self,
+        copies: Sequence[Sequence[Sequence[str]]],
+        title: str = "",
+        duplex: bool = False,
+        fields: Mapping[str, str] | None = None,
+        info: Mapping[str, str] | None = None,
     ) -> bytes:
         """A PDF of the skeleton's pages once per copy, each with its own operators written over
         them; all copies share the skeleton's objects and the fonts, so a class file is not much
@@ -574,6 +594,7 @@ class Stamper:
             NameObject,
             NumberObject,
             StreamObject,
+            TextStringObject,
         )
 
         writer = PdfWriter(clone_from=self.reader)
@@ -628,7 +649,14 @@ class Stamper:
             writer._objects[page.indirect_reference.idnum - 1] = None  # type: ignore[call-overload]
         tree[NameObject("/Kids")] = kids
         tree[NameObject("/Count")] = NumberObject(len(kids))
-        writer.add_metadata({"/Title": title or fill_title(self.skeleton.title, {}).rstrip(" ·")})
+        if fields:
+            form = root.get("/AcroForm")
+            for ref in form.get_object().get("/Fields", []) if form else []:
+                field = ref.get_object()
+                if field.get("/T") in fields:
+                    field[NameObject("/V")] = TextStringObject(fields[field["/T"]])
+        title = title or fill_title(self.skeleton.title, {}).rstrip(" ·")
+        writer.add_metadata({"/Title": title, **(info or {})})
         out = io.BytesIO()
         writer.write(out)
         return out.getvalue()
