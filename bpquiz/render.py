@@ -33,7 +33,7 @@ from bpquiz.notation import Notation, Symbol, make_notation
 from bpquiz.rounding import Rounding
 from bpquiz.stamp import Fonts, Skeleton, Slots, SvgText, plain
 
-Var = Callable[[str], Any]
+Var = Callable[..., Any]
 """How a text that varies between variants goes into a template: as itself, or as a slot."""
 
 PAPERS = {"a4": "A4", "letter": "letter"}
@@ -168,10 +168,14 @@ def _header(
         "title": options.title,
         "course": options.course,
         "date": options.date,
-        "code": var(variant.code),
+        "code": var(variant.code, "code"),
         # The hidden form field's value: in a skeleton the stamper fills it in (bpquiz.stamp).
         "code_field": "" if isinstance(var, Slots) else variant.code,
-        "student": {"name": var(student["name"]), "id": var(student["id"])} if student else None,
+        "student": (
+            {"name": var(student["name"], "name"), "id": var(student["id"], "name")}
+            if student
+            else None
+        ),
         "paper": PAPERS[options.paper],
         "fillable": options.fillable and document == "sheet",
     }
@@ -390,10 +394,10 @@ def solution_context(
                     "symbol": step["symbol"],
                     "formula": step["formula"],
                     # The line of numbers: "= substituted = result", one text to stamp.
-                    "working": var(working),
+                    "working": var(working, "working"),
                     "substituted": substituted,
                     "result": step["result"],
-                    "result_note": var(step["result_note"]),
+                    "result_note": var(step["result_note"], "open"),
                     "asked": q.kind in settings.asked,
                 }
             )
@@ -432,7 +436,7 @@ def solution_context(
         # The tables repeat what a fully labelled drawing already shows; the key is for the teacher.
         "givens": None if drawing.all_givens else _given_tables(variant, notation, var),
         "sections": sections,
-        "answer_lines": [var(line) for line in _marking_lines(answers)],
+        "answer_lines": [var(line, "open") for line in _marking_lines(answers)],
         "total_points": sum(a["points"] for a in answers),
     }
 
@@ -527,19 +531,18 @@ def _render_task(task: tuple[str, Variant, Settings, SheetOptions, str, bool]) -
 
 def _skeleton_html_task(
     task: tuple[Sequence[Variant], Settings, SheetOptions],
-) -> list[tuple[str, list[str], list[SvgText]]]:
+) -> list[tuple[str, Slots]]:
     variants, settings, options = task
     out = []
     for variant in variants:
         for document in DOCUMENTS:
             slots = Slots()
-            html = render_html(document, variant, settings, options, slots)
-            out.append((html, slots.texts, slots.drawing))
+            out.append((render_html(document, variant, settings, options, slots), slots))
     return out
 
 
 def _skeleton_task(
-    task: tuple[str, tuple[Path, ...], list[list[str]], list[SvgText], bool],
+    task: tuple[str, tuple[Path, ...], str, bool, frozenset[int], frozenset[int]],
 ) -> tuple[Skeleton, Fonts] | None:
     from bpquiz.stamp import Unstampable, build_skeleton
 
@@ -585,6 +588,10 @@ def _chunks(items: Sequence[Any], jobs: int) -> list[Sequence[Any]]:
     return [items[k : k + size] for k in range(0, len(items), size)]
 
 
+SMALL = 4
+"""Up to this many variants, texts are stamped in this process: starting workers costs more."""
+
+
 @dataclass
 class Stamped:
     """A class set's documents (in variant order, sheet then solution) and, where one skeleton
@@ -604,86 +611,110 @@ def stamped_documents(
 ) -> Stamped:
     """Every variant's sheet and solution as PDF, laid out once per structure (bpquiz.stamp).
 
-    Variants are grouped by their skeleton HTML (a class set of one preset: one group per
-    document); each group's skeleton is laid out once, and each variant's texts are stamped into
-    it. A variant that cannot be stamped exactly is rendered whole. All of it runs in one pool of
-    worker processes.
+    Variants are grouped by their skeleton HTML (for one preset: one group per document); each
+    group's skeleton comes from the cache (bpquiz.cache) or is laid out in a worker process, and
+    each variant's texts are stamped into it. A variant that cannot be stamped exactly is
+    rendered whole.
     """
-    from bpquiz.stamp import Stamper
+    from bpquiz import cache
+    from bpquiz.stamp import Stamper, extra_chars, fill_reserves, reserves_for
 
     roots = tuple(template_roots(options.templates))
     jobs = max(1, min(jobs or default_jobs(), len(variants)))
-    with worker_pool(jobs) as run:
-        pieces = _chunks(variants, jobs)
-        made = [
-            r
-            for part in run(_skeleton_html_task, [(p, settings, options) for p in pieces])
-            for r in part
-        ]
-        texts: dict[tuple[str, int], list[str]] = {}
-        drawings: dict[tuple[str, int], list[SvgText]] = {}
-        groups: dict[tuple[str, str], list[int]] = {}
-        for k, (html, slot_texts, drawing) in enumerate(made):
-            index, document = divmod(k, len(DOCUMENTS))
-            key = (DOCUMENTS[document], index)
-            texts[key], drawings[key] = slot_texts, drawing
-            groups.setdefault((DOCUMENTS[document], html), []).append(index)
-        tasks = []
-        for (document, html), members in groups.items():
-            candidates = [
-                sorted(set(c)) for c in zip(*(texts[document, i] for i in members), strict=True)
-            ]
-            drawing = [item for i in members for item in drawings[document, i]]
-            forms = options.fillable and document == "sheet"
-            tasks.append((html, roots, candidates, drawing, forms))
-        built = list(run(_skeleton_task, tasks))
+    small = len(variants) <= SMALL
+    pieces = _chunks(variants, jobs)
+    made = [
+        r
+        for part in in_workers(
+            _skeleton_html_task,
+            [(p, settings, options) for p in pieces],
+            1 if small else jobs,
+            False,
+        )
+        for r in part
+    ]
+    slots: dict[tuple[str, int], Slots] = {}
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k, (html, variant_slots) in enumerate(made):
+        index, document = divmod(k, len(DOCUMENTS))
+        slots[DOCUMENTS[document], index] = variant_slots
+        groups.setdefault((DOCUMENTS[document], html), []).append(index)
 
-        done: dict[tuple[str, int], Rendered] = {}
-        whole: list[tuple[str, int]] = []
-        class_files: dict[str, bytes] = {}
-        stamped = 0
-        for number, (((document, _), members), result) in enumerate(
-            zip(groups.items(), built, strict=True)
-        ):
-            if result is None:
-                whole.extend((document, i) for i in members)
-                continue
-            skeleton, fonts = result
-            parts = _chunks(members, jobs)
-            stamp_tasks = [
-                (
-                    number,
-                    skeleton,
-                    fonts,
-                    [(texts[document, i], drawings[document, i], variants[i].code) for i in part],
-                )
-                for part in parts
-            ]
-            copies: list[list[list[str]]] = []
-            for part, results in zip(parts, run(_stamp_task, stamp_tasks), strict=True):
-                for i, stamped_one in zip(part, results, strict=True):
-                    if stamped_one is None:
-                        whole.append((document, i))
-                        continue
-                    ops, pdf = stamped_one
-                    copies.append(ops)
-                    done[document, i] = Rendered(variants[i].code, document, pdf, skeleton.pages)
-                    stamped += 1
-                    if progress:
-                        progress(stamped // len(DOCUMENTS), len(variants))
-            printer = Stamper(skeleton, fonts, printed=True)
-            if len(members) == len(variants) and len(copies) == len(variants):
-                class_files[document] = printer.write(copies, duplex=duplex)
-            elif skeleton.printed is not None:
-                # The class file will be joined from each student's print copy.
-                for i in members:
-                    if (document, i) in done:
-                        ops = copies.pop(0)
-                        printed = printer.stamp(texts[document, i], ops)
-                        done[document, i] = dataclasses.replace(done[document, i], printed=printed)
-        whole_tasks = [(d, variants[i], settings, options, "pdf", True) for d, i in sorted(whole)]
-        for (d, i), rendered in zip(sorted(whole), run(_render_task, whole_tasks), strict=True):
-            done[d, i] = rendered
+    specs = []
+    for (document, html), members in groups.items():
+        group = [slots[document, i] for i in members]
+        reserves = reserves_for(group)
+        every = [t for g in group for t in g.texts] + reserves
+        every += [item.text for g in group for item in g.drawing]
+        kinds = group[0].kinds
+        opened = frozenset(k for k, kind in enumerate(kinds) if kind == "open")
+        left = frozenset(k for k, kind in enumerate(kinds) if kind == "code")
+        forms = options.fillable and document == "sheet"
+        spec = (fill_reserves(html, reserves), roots, extra_chars(every), forms, opened, left)
+        specs.append((cache.key(*spec), spec))
+    built: dict[str, tuple[Skeleton, Fonts] | None] = {name: cache.load(name) for name, _ in specs}
+    missing = [(name, spec) for name, spec in specs if built[name] is None]
+    for (name, _), result in zip(
+        missing, in_workers(_skeleton_task, [spec for _, spec in missing], jobs), strict=True
+    ):
+        built[name] = result
+        if result is not None:
+            cache.store(name, *result)
+
+    done: dict[tuple[str, int], Rendered] = {}
+    whole: list[tuple[str, int]] = []
+    class_files: dict[str, bytes] = {}
+    stamped = 0
+    for number, (((document, _), members), (name, _)) in enumerate(
+        zip(groups.items(), specs, strict=True)
+    ):
+        result = built[name]
+        if result is None:
+            whole.extend((document, i) for i in members)
+            continue
+        skeleton, fonts = result
+        parts = _chunks(members, jobs)
+        stamp_tasks = [
+            (
+                number,
+                skeleton,
+                fonts,
+                [
+                    (slots[document, i].texts, slots[document, i].drawing, variants[i].code)
+                    for i in part
+                ],
+            )
+            for part in parts
+        ]
+        copies: list[list[list[str]]] = []
+        results = in_workers(_stamp_task, stamp_tasks, 1 if small else jobs, False)
+        for part, part_results in zip(parts, results, strict=True):
+            for i, stamped_one in zip(part, part_results, strict=True):
+                if stamped_one is None:
+                    whole.append((document, i))
+                    continue
+                ops, pdf = stamped_one
+                copies.append(ops)
+                done[document, i] = Rendered(variants[i].code, document, pdf, skeleton.pages)
+                stamped += 1
+                if progress:
+                    progress(stamped // len(DOCUMENTS), len(variants))
+        if len(variants) == 1:
+            continue
+        printer = Stamper(skeleton, fonts, printed=True)
+        if len(members) == len(variants) and len(copies) == len(variants):
+            class_files[document] = printer.write(copies, duplex=duplex)
+        elif skeleton.printed is not None:
+            # The class file will be joined from each student's print copy.
+            for i in members:
+                if (document, i) in done:
+                    printed = printer.stamp(slots[document, i].texts, copies.pop(0))
+                    done[document, i] = dataclasses.replace(done[document, i], printed=printed)
+    whole_tasks = [(d, variants[i], settings, options, "pdf", True) for d, i in sorted(whole)]
+    for (d, i), rendered in zip(
+        sorted(whole), in_workers(_render_task, whole_tasks, jobs), strict=True
+    ):
+        done[d, i] = rendered
     documents = [done[d, i] for i in range(len(variants)) for d in DOCUMENTS]
     return Stamped(documents, class_files)
 
@@ -707,10 +738,12 @@ def pdfs_in_parallel(
     return list(in_workers(_pdf_task, [(html, tuple(roots)) for html in htmls], jobs))
 
 
-def in_workers(task: Callable[[Any], Any], items: Sequence[Any], jobs: int | None) -> Iterator[Any]:
-    """`task` over `items`, in order, in worker processes that import WeasyPrint once each (in
-    this process when one job is enough)."""
-    with worker_pool(max(1, min(jobs or default_jobs(), len(items)))) as run:
+def in_workers(
+    task: Callable[[Any], Any], items: Sequence[Any], jobs: int | None, weasyprint: bool = True
+) -> Iterator[Any]:
+    """`task` over `items`, in order, in worker processes that import WeasyPrint once each
+    (unless `weasyprint` is false), or in this process when one job is enough."""
+    with worker_pool(max(1, min(jobs or default_jobs(), len(items))), weasyprint) as run:
         yield from run(task, items)
 
 
@@ -718,7 +751,7 @@ Run = Callable[[Callable[[Any], Any], Sequence[Any]], Iterator[Any]]
 
 
 @contextmanager
-def worker_pool(jobs: int) -> Iterator[Run]:
+def worker_pool(jobs: int, weasyprint: bool = True) -> Iterator[Run]:
     """A `map` over `jobs` worker processes that import WeasyPrint once each (or over this
     process, for one job), to run several rounds of tasks without starting workers again."""
     if jobs <= 1:
@@ -727,7 +760,9 @@ def worker_pool(jobs: int) -> Iterator[Run]:
     # fork shares the parent's imports; elsewhere spawn is the safe choice.
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     with ProcessPoolExecutor(
-        jobs, mp_context=multiprocessing.get_context(method), initializer=_warm_up
+        jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_warm_up if weasyprint else None,
     ) as pool:
         yield lambda task, items: pool.map(task, items, chunksize=1)
 
@@ -768,7 +803,7 @@ def render_exam(
     class_set = len(variants) > 1
     results: list[Rendered] = []
     class_files: dict[str, bytes] = {}
-    if fmt == "pdf" and class_set:
+    if fmt == "pdf":
         stamped = stamped_documents(variants, settings, options, jobs, progress, duplex)
         results, class_files = stamped.documents, stamped.class_files
     else:

@@ -79,19 +79,59 @@ class SvgText:
     bold: bool
 
 
+_NUMBER = re.compile(r"−?\d+(?:\.(\d+))?")
+_TERM = re.compile(r"\(−\d+(?:\.(\d+))?\)|−?\d+(?:\.(\d+))?")
+"""A number in a worked line: a negative one is bracketed."""
+
+
+def _widest_number(match: re.Match[str], brackets: bool) -> str:
+    digits = max(len(match.group(0).strip("()−").split(".")[0]), 1)
+    decimals = max(len(match.group(match.lastindex or 0) or "") if match.lastindex else 0, 2)
+    number = "−" + "0" * digits + "." + "0" * decimals
+    return f"({number})" if brackets else number
+
+
+def room_for(text: str, kind: str) -> str:
+    """A text at least as wide as any variant's text of this kind that looks like `text`, and the
+    same for every variant of a preset, so that a skeleton does not depend on the seed:
+
+    - "number": each number with a sign, one digit before the point and two after at least;
+    - "working": the same, each number bracketed (a worked line brackets negative numbers);
+    - "code": as many W as characters (the widest capital);
+    - "name": the text itself (the class's widest is reserved);
+    - "open": nothing: the slot ends its line and may run to the line's end (a note).
+    """
+    if kind == "number":
+        return _NUMBER.sub(lambda m: _widest_number(m, False), text)
+    if kind == "working":
+        widest = _TERM.sub(lambda m: _widest_number(m, True), text)
+        # σ(−0.39) reads as a bracketed number, σ(0.33) does not: the same once widest.
+        return re.sub(r"\(\((−0+\.0+)\)\)", r"(\1)", widest)
+    if kind == "code":
+        return "W" * len(text)
+    if kind == "open":
+        return ""
+    return text
+
+
 @dataclass
 class Slots:
     """Turns a variant's variable texts into slots while its template context is built."""
 
     texts: list[str] = field(default_factory=list)
+    reserves: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
     drawing: list[SvgText] = field(default_factory=list)
 
-    def __call__(self, text: str) -> SlotText:
+    def __call__(self, text: str, kind: str = "number") -> SlotText:
+        """The slot of a text; `kind` says what it may hold (see `room_for`)."""
         self.texts.append(text)
+        self.reserves.append(room_for(text, kind))
+        self.kinds.append(kind)
         return SlotText(len(self.texts) - 1, text)
 
 
-def plain(text: str) -> str:
+def plain(text: str, kind: str = "") -> str:
     """Without slots, a variable text is itself."""
     return text
 
@@ -149,11 +189,6 @@ def estimated_width(text: str) -> float:
     return sum(0.5 if ch in _NARROW else 1.3 if ch in _WIDE else 1.0 for ch in text)
 
 
-def reserves_for(groups: Sequence[Sequence[str]]) -> list[str]:
-    """Per slot, the widest of the texts the variants put there."""
-    return [max(texts, key=estimated_width) for texts in zip(*groups, strict=True)]
-
-
 # --- 2. Where the slots landed -------------------------------------------------------------
 
 
@@ -191,6 +226,8 @@ class Place:
     face: Face
     size: float
     color: tuple[float, float, float]
+    limit: float
+    """The right edge of the block the slot is in: how far an open slot's text may run."""
 
 
 def _align(style: Mapping[str, object]) -> str:
@@ -238,46 +275,62 @@ class Skeleton:
     drawing: Drawing | None
     pages: int
     title: str
+    open: frozenset[int] = frozenset()
+    """Slots that end their line: their text may run to the end of the line (`Place.limit`)."""
+    left: frozenset[int] = frozenset()
+    """Slots whose text starts where the slot starts, whatever the alignment around it: a code
+    reserves room for its widest letters but follows "Variant " at one space."""
 
 
 def layout_places(document: object) -> tuple[list[Place], Drawing | None, bool]:
     """The places of every slot in a rendered WeasyPrint document, its drawing, and whether the
     layout is sound: no reserve text outside its slot (a template that copies a slot's text
     elsewhere, as `string-set` does, cannot be stamped)."""
+    from weasyprint.formatting_structure.boxes import BlockContainerBox
+
     places: list[Place] = []
     drawing = None
     sound = True
+
+    def visit(box: object, page: int, limit: float) -> None:
+        nonlocal drawing, sound
+        element = getattr(box, "element", None)
+        kind = type(box).__name__
+        if element is not None and kind == "InlineBlockBox" and element.get("data-slot"):
+            style = box.style  # type: ignore[attr-defined]
+            places.append(
+                Place(
+                    page=page,
+                    slot=int(element.get("data-slot")),
+                    left=box.content_box_x(),  # type: ignore[attr-defined]
+                    width=box.width,  # type: ignore[attr-defined]
+                    baseline=box.position_y + box.baseline,  # type: ignore[attr-defined]
+                    align=_align(style),
+                    face=_face(style),
+                    size=float(style["font_size"]),
+                    color=_rgb(style["color"]),
+                    limit=limit,
+                )
+            )
+            return
+        if element is not None and kind == "InlineReplacedBox" and box.element_tag.endswith("svg"):  # type: ignore[attr-defined]
+            view = element.get("viewBox", "").split()
+            width = float(view[2]) if len(view) == 4 else box.width  # type: ignore[attr-defined]
+            drawing = Drawing(
+                page,
+                box.content_box_x(),  # type: ignore[attr-defined]
+                box.content_box_y(),  # type: ignore[attr-defined]
+                box.width / width,  # type: ignore[attr-defined]
+            )
+        if kind == "TextBox" and MARK in box.text:  # type: ignore[attr-defined]
+            sound = False
+        if isinstance(box, BlockContainerBox):
+            limit = box.content_box_x() + box.width
+        for child in getattr(box, "children", ()):
+            visit(child, page, limit)
+
     for number, page in enumerate(document.pages):  # type: ignore[attr-defined]
-        for box in page._page_box.descendants():
-            element = getattr(box, "element", None)
-            if element is None:
-                continue
-            kind = type(box).__name__
-            if kind == "InlineBlockBox" and element.get("data-slot") is not None:
-                style = box.style
-                places.append(
-                    Place(
-                        page=number,
-                        slot=int(element.get("data-slot")),
-                        left=box.content_box_x(),
-                        width=box.width,
-                        baseline=box.position_y + box.baseline,
-                        align=_align(style),
-                        face=_face(style),
-                        size=float(style["font_size"]),
-                        color=_rgb(style["color"]),
-                    )
-                )
-            elif kind == "InlineReplacedBox" and box.element_tag.endswith("svg"):
-                view = element.get("viewBox", "").split()
-                width = float(view[2]) if len(view) == 4 else box.width
-                drawing = Drawing(
-                    number, box.content_box_x(), box.content_box_y(), box.width / width
-                )
-            elif kind == "TextBox" and RESERVE not in (element.get("class") or ""):
-                text = getattr(box, "text", "")
-                if MARK in text:
-                    sound = False
+        visit(page._page_box, number, page.width)
     return places, drawing, sound
 
 
@@ -288,7 +341,41 @@ DRAWING_FACES = (
 """The drawing's regular and bold text (bpquiz.diagram writes font-family="DejaVu Sans, sans-serif")."""
 
 
-def _render_skeleton(html: str, roots: Sequence[Path], forms: bool) -> Skeleton:
+def reserves_for(groups: Sequence[Slots]) -> list[str]:
+    """Per slot, what a group of variants' skeleton reserves: the widest of their reserves (for a
+    name, with room for one more letter, as names are measured only roughly here)."""
+    reserves = []
+    for k, kind in enumerate(groups[0].kinds):
+        widest = max((g.reserves[k] for g in groups), key=estimated_width)
+        reserves.append(widest + "W" if kind == "name" and len(groups) > 1 else widest)
+    return reserves
+
+
+BASE_CHARS = frozenset(
+    [chr(c) for c in range(0x20, 0x7F)]
+    + list("−·×÷±√∂∑…–—‘’“”′½²³¹⁰⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻ⁿ₀₁₂₃₄₅₆₇₈₉₍₎₊₋ᵢⱼₖₗₘₙαβγδεηθλμπσφωΔΣ")
+)
+"""Characters every font document holds, so that a skeleton's fonts do not depend on the seed."""
+
+
+def extra_chars(texts: Sequence[str]) -> str:
+    """The characters of `texts` beyond BASE_CHARS, sorted."""
+    return "".join(sorted(set("".join(texts)) - BASE_CHARS))
+
+
+def build_skeleton(
+    html: str,
+    roots: Sequence[Path],
+    extra: str,
+    forms: bool,
+    open_slots: frozenset[int],
+    left_slots: frozenset[int],
+) -> tuple[Skeleton, Fonts]:
+    """Lay out a skeleton (HTML whose slots hold their reserves, `fill_reserves`) and make the
+    fonts to stamp texts into it: BASE_CHARS and `extra` in every face its slots and the drawing
+    use. With `forms`, the skeleton is a PDF form (and its print copy has no fields).
+
+    A pure function of its arguments (and the machine's fonts), so its result can be cached."""
     from bpquiz.pdf import form_pdfs, render_document
 
     document = render_document(html, roots, SLOT_CSS, forms=forms)
@@ -296,51 +383,19 @@ def _render_skeleton(html: str, roots: Sequence[Path], forms: bool) -> Skeleton:
     if not sound:
         raise Unstampable("the templates copy a variable text (string-set?)")
     pdf, printed = form_pdfs(document, "", True) if forms else (document.write_pdf(), None)
-    return Skeleton(
+    skeleton = Skeleton(
         pdf=pdf,
         printed=printed,
         places=tuple(places),
         drawing=drawing,
         pages=len(document.pages),
         title=document.metadata.title or "",
+        open=open_slots,
+        left=left_slots,
     )
-
-
-def build_skeleton(
-    html: str,
-    roots: Sequence[Path],
-    candidates: Sequence[Sequence[str]],
-    drawing: Sequence[SvgText],
-    forms: bool = False,
-) -> tuple[Skeleton, Fonts]:
-    """Lay out a skeleton whose slot k can hold any of `candidates[k]`, and the fonts to stamp
-    them (and the drawing's texts) with; with `forms`, the skeleton is a PDF form (and its print
-    copy has no fields).
-
-    The widest candidate is first guessed (`estimated_width`); if the exact widths say otherwise,
-    the skeleton is laid out once more with the exact widest texts.
-    """
-    reserves = [max(texts, key=estimated_width) for texts in candidates]
-    skeleton = _render_skeleton(fill_reserves(html, reserves), roots, forms)
-    chars: dict[Face, set[str]] = {}
-    first: dict[int, Place] = {}
-    for place in skeleton.places:
-        chars.setdefault(place.face, set()).update(*candidates[place.slot])
-        first.setdefault(place.slot, place)
-    for item in drawing:
-        chars.setdefault(DRAWING_FACES[item.bold], set()).update(item.text)
-    fonts = font_document(chars, roots)
-
-    def exact(k: int, text: str) -> float:
-        place = first.get(k)
-        return (fonts.width(place.face, place.size, text) or 0.0) if place else 0.0
-
-    widest = [max(texts, key=lambda t, k=k: exact(k, t)) for k, texts in enumerate(candidates)]
-    if any(
-        exact(k, w) > exact(k, r) for k, (w, r) in enumerate(zip(widest, reserves, strict=True))
-    ):
-        skeleton = _render_skeleton(fill_reserves(html, widest), roots, forms)
-    return skeleton, fonts
+    charset = set(BASE_CHARS) | set(extra)
+    faces = {place.face for place in places} | set(DRAWING_FACES)
+    return skeleton, font_document(dict.fromkeys(faces, charset), roots)
 
 
 # --- 3. Fonts for the stamped text ---------------------------------------------------------
@@ -506,9 +561,8 @@ def page_ops(
         if not simple(text):
             raise Unstampable(f"slot {place.slot} needs text shaping")
         width = fonts.width(place.face, place.size, text)
-        # Pango keeps advances in 1/1024 px: a text may measure a hair wider than its own box.
-        if width is None or width > place.width + FIT:
-            raise Unstampable(f"slot {place.slot} does not fit")
+        if width is None:
+            raise Unstampable(f"slot {place.slot} has a character without a glyph")
         # A slot right after another on the same line moves up to that one's text.
         follows = (
             previous is not None
@@ -518,7 +572,9 @@ def page_ops(
         )
         unused = unused if follows else 0.0
         x = place.left - unused
-        if place.align == "right":
+        if place.slot in skeleton.left:
+            unused = 0.0
+        elif place.align == "right":
             x += place.width - width
             unused = 0.0
         elif place.align == "center":
@@ -526,6 +582,10 @@ def page_ops(
             unused = 0.0
         else:
             unused += place.width - width
+        # Pango keeps advances in 1/1024 px: a text may measure a hair wider than its own box.
+        end = place.limit if place.slot in skeleton.open else place.left + place.width
+        if x + width > end + FIT:
+            raise Unstampable(f"slot {place.slot} does not fit")
         previous = place
         if text:
             ops = _text_ops(fonts, place.face, place.size, x, place.baseline, text)

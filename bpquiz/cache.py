@@ -1,0 +1,184 @@
+"""Skeletons kept between runs: a preset's layout is made once per machine.
+
+A skeleton (bpquiz.stamp) does not depend on the seed: its slots reserve the widest form of their
+texts. So `bpquiz generate` lays out each preset's sheet and solution once, keeps them here, and
+later runs only stamp numbers into them, without loading WeasyPrint at all.
+
+An entry is found by a key over everything that shapes the layout: the skeleton HTML (templates,
+texts and options included), the template folders' files, the characters to stamp, the versions of
+bpquiz and WeasyPrint, and the machine's font configuration. The folder is `$BPQUIZ_CACHE`, else
+`$XDG_CACHE_HOME/bpquiz`, else `~/.cache/bpquiz`; `BPQUIZ_CACHE=off` turns the cache off. A cached
+skeleton gives byte for byte the files a fresh one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+import bpquiz
+from bpquiz.stamp import Drawing, Face, Fonts, Glyphs, Place, Skeleton
+
+FORMAT = 1
+"""Bump when the entry format or the way skeletons are made changes."""
+KEEP = 64
+"""Entries kept; the least recently used beyond that are removed."""
+FONT_CACHES = (Path("/var/cache/fontconfig"), Path.home() / ".cache" / "fontconfig")
+"""fontconfig rewrites these when fonts are installed or removed."""
+
+
+def folder() -> Path | None:
+    """Where skeletons are kept, or None when the cache is off."""
+    chosen = os.environ.get("BPQUIZ_CACHE", "")
+    if chosen.lower() in ("off", "0", "no", "false"):
+        return None
+    if chosen:
+        return Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bpquiz"
+
+
+def _files_digest(roots: Sequence[Path]) -> list[tuple[str, str]]:
+    out = []
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            out.append((str(path), hashlib.sha256(path.read_bytes()).hexdigest()))
+    return out
+
+
+def _fonts_state() -> list[tuple[str, int, int]]:
+    state = []
+    for cache in FONT_CACHES:
+        if cache.is_dir():
+            for path in sorted(cache.iterdir()):
+                stat = path.stat()
+                state.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return state
+
+
+def key(
+    html: str,
+    roots: Sequence[Path],
+    extra: str,
+    forms: bool,
+    open_slots: frozenset[int],
+    left_slots: frozenset[int],
+) -> str:
+    """The name of the skeleton built from these arguments (bpquiz.stamp.build_skeleton)."""
+    parts = [
+        FORMAT,
+        bpquiz.__version__,
+        version("weasyprint"),
+        version("pypdf"),
+        html,
+        _files_digest(roots),
+        extra,
+        forms,
+        sorted(open_slots),
+        sorted(left_slots),
+        _fonts_state(),
+    ]
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+def load(name: str) -> tuple[Skeleton, Fonts] | None:
+    """The skeleton and fonts kept under `name`, or None."""
+    where = folder()
+    entry = where / name if where else None
+    if entry is None or not (entry / "meta.json").is_file():
+        return None
+    try:
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        printed = entry / "printed.pdf"
+        skeleton = Skeleton(
+            pdf=(entry / "skeleton.pdf").read_bytes(),
+            printed=printed.read_bytes() if printed.is_file() else None,
+            places=tuple(_place(p) for p in meta["places"]),
+            drawing=Drawing(*meta["drawing"]) if meta["drawing"] else None,
+            pages=meta["pages"],
+            title=meta["title"],
+            open=frozenset(meta["open"]),
+            left=frozenset(meta["left"]),
+        )
+        fonts = Fonts(
+            pdf=(entry / "fonts.pdf").read_bytes(),
+            faces={
+                _face(face): Glyphs({ch: (n, cid, w) for ch, (n, cid, w) in glyphs.items()})
+                for face, glyphs in meta["faces"]
+            },
+            resources={name: (page, k) for name, (page, k) in meta["resources"].items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged entry is made again
+    os.utime(entry)
+    return skeleton, fonts
+
+
+def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
+    """Keep a skeleton under `name` (written whole or not at all); a cache that cannot be written
+    is no error, only slower next time."""
+    where = folder()
+    if where is None:
+        return
+    meta = {
+        "places": [_place_json(p) for p in skeleton.places],
+        "drawing": list(vars(skeleton.drawing).values()) if skeleton.drawing else None,
+        "pages": skeleton.pages,
+        "title": skeleton.title,
+        "open": sorted(skeleton.open),
+        "left": sorted(skeleton.left),
+        "faces": [
+            [_face_json(face), {ch: list(g) for ch, g in glyphs.chars.items()}]
+            for face, glyphs in sorted(fonts.faces.items(), key=lambda item: repr(item[0]))
+        ],
+        "resources": {name: list(v) for name, v in fonts.resources.items()},
+    }
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=where, prefix=".new-"))
+        (work / "skeleton.pdf").write_bytes(skeleton.pdf)
+        if skeleton.printed is not None:
+            (work / "printed.pdf").write_bytes(skeleton.printed)
+        (work / "fonts.pdf").write_bytes(fonts.pdf)
+        (work / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        try:
+            work.rename(where / name)
+        except OSError:  # another run kept the same skeleton meanwhile
+            shutil.rmtree(work, ignore_errors=True)
+        _prune(where)
+    except OSError:
+        return
+
+
+def _prune(where: Path) -> None:
+    entries = sorted(
+        (p for p in where.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
+    for old in entries[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _face_json(face: Face) -> list[object]:
+    return [list(face.family), face.weight, face.style, face.stretch]
+
+
+def _face(data: list) -> Face:
+    return Face(tuple(data[0]), int(data[1]), str(data[2]), str(data[3]))
+
+
+def _place_json(place: Place) -> dict[str, object]:
+    fields = dict(vars(place))
+    fields["face"] = _face_json(place.face)
+    fields["color"] = list(place.color)
+    return fields
+
+
+def _place(data: dict) -> Place:
+    return Place(**{**data, "face": _face(data["face"]), "color": tuple(data["color"])})
