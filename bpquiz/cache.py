@@ -23,9 +23,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 import bpquiz
-from bpquiz.stamp import Drawing, Face, Fonts, Glyphs, Place, Skeleton
+from bpquiz.stamp import Drawing, Face, Fonts, Glyphs, Place, Skeleton, Template
 
-FORMAT = 1
+FORMAT = 3
 """Bump when the entry format or the way skeletons are made changes."""
 KEEP = 64
 """Entries kept; the least recently used beyond that are removed."""
@@ -105,6 +105,7 @@ def load(name: str) -> tuple[Skeleton, Fonts] | None:
             title=meta["title"],
             open=frozenset(meta["open"]),
             left=frozenset(meta["left"]),
+            template=_template(meta["template"], (entry / "template.pdf").read_bytes()),
         )
         fonts = Fonts(
             pdf=(entry / "fonts.pdf").read_bytes(),
@@ -133,6 +134,7 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
         "title": skeleton.title,
         "open": sorted(skeleton.open),
         "left": sorted(skeleton.left),
+        "template": _template_json(skeleton.template),
         "faces": [
             [_face_json(face), {ch: list(g) for ch, g in glyphs.chars.items()}]
             for face, glyphs in sorted(fonts.faces.items(), key=lambda item: repr(item[0]))
@@ -146,6 +148,8 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
         if skeleton.printed is not None:
             (work / "printed.pdf").write_bytes(skeleton.printed)
         (work / "fonts.pdf").write_bytes(fonts.pdf)
+        if skeleton.template is not None:
+            (work / "template.pdf").write_bytes(skeleton.template.head)
         (work / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         try:
             work.rename(where / name)
@@ -163,6 +167,31 @@ def _prune(where: Path) -> None:
     )
     for old in entries[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _template_json(template: Template | None) -> dict[str, object] | None:
+    if template is None:
+        return None
+    fields = {k: v for k, v in vars(template).items() if k not in ("head", "field")}
+    fields["field"] = (
+        [template.field[0], template.field[1].decode("latin-1")] if template.field else None
+    )
+    return fields
+
+
+def _template(data: dict | None, head: bytes) -> Template | None:
+    if data is None:
+        return None
+    field = data.pop("field")
+    return Template(
+        head=head,
+        offsets=tuple(tuple(pair) for pair in data.pop("offsets")),
+        streams=tuple(data.pop("streams")),
+        heights=tuple(data.pop("heights")),
+        info_base=tuple(tuple(pair) for pair in data.pop("info_base")),
+        field=(field[0], field[1].encode("latin-1")) if field else None,
+        **data,
+    )
 
 
 def _face_json(face: Face) -> list[object]:

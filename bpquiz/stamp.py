@@ -21,14 +21,18 @@ This module imports WeasyPrint (through bpquiz.pdf) and pypdf: only the renderin
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import re
 import unicodedata
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 
@@ -280,6 +284,8 @@ class Skeleton:
     left: frozenset[int] = frozenset()
     """Slots whose text starts where the slot starts, whatever the alignment around it: a code
     reserves room for its widest letters but follows "Variant " at one space."""
+    template: Template | None = None
+    """The skeleton and its fonts, ready for `assemble`."""
 
 
 def layout_places(document: object) -> tuple[list[Place], Drawing | None, bool]:
@@ -395,7 +401,11 @@ def build_skeleton(
     )
     charset = set(BASE_CHARS) | set(extra)
     faces = {place.face for place in places} | set(DRAWING_FACES)
-    return skeleton, font_document(dict.fromkeys(faces, charset), roots)
+    fonts = font_document(dict.fromkeys(faces, charset), roots)
+    from bpquiz.pdf_answers import VARIANT_FIELD
+
+    template = make_template(skeleton, fonts, VARIANT_FIELD if forms else None)
+    return dataclasses.replace(skeleton, template=template), fonts
 
 
 # --- 3. Fonts for the stamped text ---------------------------------------------------------
@@ -611,17 +621,182 @@ def page_ops(
     return pages
 
 
+@dataclass(frozen=True)
+class Template:
+    """A skeleton ready to be stamped by appending bytes: its objects (fonts included), with
+    object numbers kept free for each page's stamped text, the document information and a form's
+    variant field, which `assemble` writes after them with a new cross-reference table."""
+
+    head: bytes
+    offsets: tuple[tuple[int, int], ...]
+    """(object number, offset in `head`) of every object written."""
+    size: int
+    root: int
+    streams: tuple[int, ...]
+    """Per page, the object number of its stamped text."""
+    heights: tuple[float, ...]
+    info: int
+    info_base: tuple[tuple[str, str], ...]
+    field: tuple[int, bytes] | None = None
+    """A form's variant field: its object number and its bytes, with FIELD_MARK for the value."""
+
+
+FIELD_MARK = b"(BQVARIANTVALUE)"
+"""Letters only: pypdf writes other characters of a string as octal escapes."""
+
+
+def _pdf_string(text: str) -> bytes:
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+
+
+def make_template(skeleton: Skeleton, fonts: Fonts, field: str | None = None) -> Template:
+    """The skeleton merged with the fonts, its stamped parts left out (see Template)."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        NameObject,
+        StreamObject,
+        TextStringObject,
+    )
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(skeleton.pdf)))
+    font_pages = PdfReader(io.BytesIO(fonts.pdf)).pages
+    added = {
+        name: font_pages[page]["/Resources"]["/Font"].raw_get(key).clone(writer)
+        for name, (page, key) in sorted(fonts.resources.items())
+    }
+    save = StreamObject()
+    save.set_data(b"q")
+    save_ref = writer._add_object(save)
+    streams = []
+    heights: list[float] = []
+    for page in writer.pages:
+        resources = page["/Resources"]
+        if "/Font" not in resources:
+            resources[NameObject("/Font")] = DictionaryObject()
+        font_dict = resources["/Font"].get_object()
+        for name, ref in added.items():
+            font_dict[NameObject("/" + name)] = ref
+        contents = page.raw_get("/Contents")
+        old = list(contents) if isinstance(contents, ArrayObject) else [contents]
+        placeholder = writer._add_object(StreamObject())
+        page[NameObject("/Contents")] = ArrayObject([save_ref, *old, placeholder])
+        streams.append(placeholder.idnum)
+        heights.append(float(page.mediabox.height))
+    field_number = None
+    form = writer._root_object.get("/AcroForm")
+    for ref in form.get_object().get("/Fields", []) if form and field else []:
+        if ref.get_object().get("/T") == field:
+            ref.get_object()[NameObject("/V")] = TextStringObject(FIELD_MARK[1:-1].decode())
+            field_number = ref.idnum
+    info = writer._info
+    base = tuple((str(k), str(v)) for k, v in sorted(info.get_object().items()))
+    out = io.BytesIO()
+    writer.write(out)
+    data = out.getvalue()
+    start = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    table = data[start:].split(b"trailer")[0].split(b"\n")
+    count = int(table[1].split()[1])
+    offsets = {
+        n: int(line[:10]) for n, line in enumerate(table[2 : 2 + count]) if line[17:18] == b"n"
+    }
+    root = writer._root_object.indirect_reference.idnum
+    order = sorted(offsets, key=offsets.__getitem__)
+    bounds = [offsets[n] for n in order] + [start]
+    skip = set(streams) | {info.indirect_reference.idnum}
+    head = bytearray(data[: bounds[0]])
+    kept = []
+    field_bytes = None
+    for k, n in enumerate(order):
+        chunk = data[bounds[k] : bounds[k + 1]]
+        if n == field_number:
+            field_bytes = chunk
+            continue
+        if n in skip:
+            continue
+        kept.append((n, len(head)))
+        head += chunk
+    return Template(
+        head=bytes(head),
+        offsets=tuple(kept),
+        size=count,
+        root=root,
+        streams=tuple(streams),
+        heights=tuple(heights),
+        info=info.indirect_reference.idnum,
+        info_base=base,
+        field=(field_number, field_bytes) if field_number and field_bytes else None,
+    )
+
+
+def assemble(
+    template: Template,
+    ops: Sequence[Sequence[str]],
+    title: str,
+    info: Mapping[str, str] | None = None,
+    field: str | None = None,
+) -> bytes:
+    """A stamped document's bytes: the template, then each page's text, the document
+    information and a form's variant field, then the cross-reference table."""
+    out = bytearray(template.head)
+    offsets = dict(template.offsets)
+    for number, height, page_ops_ in zip(template.streams, template.heights, ops, strict=True):
+        offsets[number] = len(out)
+        frame = f"1 0 0 -1 0 {_number(height)} cm 0.75 0 0 0.75 0 0 cm"
+        content = "\n".join(["Q q", frame, *page_ops_, "Q"]) if page_ops_ else "Q q Q"
+        data = zlib.compress(content.encode("latin-1"))
+        out += b"%d 0 obj\n<< /Filter /FlateDecode /Length %d >>\nstream\n" % (number, len(data))
+        out += data + b"\nendstream\nendobj\n"
+    values = {**dict(template.info_base), "/Title": title}
+    values.update({"/" + k.lstrip("/"): v for k, v in (info or {}).items()})
+    entries = [k.encode() + b" " + _pdf_string(v) for k, v in sorted(values.items())]
+    offsets[template.info] = len(out)
+    out += b"%d 0 obj\n<< " % template.info + b" ".join(entries) + b" >>\nendobj\n"
+    if template.field is not None:
+        number, chunk = template.field
+        offsets[number] = len(out)
+        out += chunk.replace(FIELD_MARK, _pdf_string(field or ""))
+    start = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % template.size
+    for number in range(1, template.size):
+        if number in offsets:
+            out += b"%010d 00000 n \n" % offsets[number]
+        else:
+            out += b"0000000000 65535 f \n"
+    digest = hashlib.md5(out, usedforsecurity=False).hexdigest().encode()
+    out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /ID [<%s> <%s>] >>\n" % (
+        template.size,
+        template.root,
+        template.info,
+        digest,
+        digest,
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % start
+    return bytes(out)
+
+
 class Stamper:
     """Writes variants into one skeleton: parses the skeleton and the fonts once."""
 
     def __init__(self, skeleton: Skeleton, fonts: Fonts, printed: bool = False) -> None:
-        from pypdf import PdfReader
-
         self.skeleton = skeleton
         self.fonts = fonts
-        pdf = skeleton.printed if printed and skeleton.printed else skeleton.pdf
-        self.reader = PdfReader(io.BytesIO(pdf))
-        self.font_reader = PdfReader(io.BytesIO(fonts.pdf))
+        self.printed = printed
+
+    @cached_property
+    def reader(self) -> Any:
+        from pypdf import PdfReader
+
+        skeleton = self.skeleton
+        pdf = skeleton.printed if self.printed and skeleton.printed else skeleton.pdf
+        return PdfReader(io.BytesIO(pdf))
+
+    @cached_property
+    def font_reader(self) -> Any:
+        from pypdf import PdfReader
+
+        return PdfReader(io.BytesIO(self.fonts.pdf))
 
     def stamp(
         self,
@@ -633,6 +808,9 @@ class Stamper:
         """One variant's document: the skeleton with its texts written in, and for a form the
         values of its `fields` and the document information `info`."""
         title = fill_title(self.skeleton.title, dict(enumerate(texts)))
+        if self.skeleton.template is not None:
+            field = next(iter((fields or {}).values()), None)
+            return assemble(self.skeleton.template, ops, title, info, field)
         return self.write([ops], title, fields=fields, info=info)
 
     def write(
