@@ -116,7 +116,8 @@ def load(name: str) -> tuple[Skeleton, Fonts] | None:
             resources={name: (page, k) for name, (page, k) in meta["resources"].items()},
         )
     except (OSError, ValueError, KeyError, TypeError):
-        return None  # a damaged entry is made again
+        shutil.rmtree(entry, ignore_errors=True)  # a damaged entry is made again
+        return None
     os.utime(entry)
     return skeleton, fonts
 

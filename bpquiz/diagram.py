@@ -20,6 +20,11 @@ from bpquiz.stamp import Slots, SvgText
 
 RADIUS = 17
 COLUMN_GAP = 160
+WIDE_GAP = 200
+"""Layers are drawn WIDE_GAP apart where the page allows (more room to write weights on their
+edges), never less than COLUMN_GAP."""
+PAGE_WIDTH = 680
+"""The width a drawing may take, in CSS px: the text width of A4 with 15 mm margins."""
 ROW_GAP = 60
 LINE = 12
 """Height of one line of small text, in SVG units (CSS px)."""
@@ -184,11 +189,12 @@ def network_svg(
     ]
     right = RADIUS + ARROW + 8 + max(length(t) for t in target_texts) * CHAR
     left = max(left, 40.0)
-    width = left + right + depth * COLUMN_GAP
+    gap = min(WIDE_GAP, max(COLUMN_GAP, (PAGE_WIDTH - left - right) / depth))
+    width = left + right + depth * gap
 
     def centre(l: int, j: int) -> tuple[float, float]:
         offset = (rows - n[l]) * row_gap / 2
-        return left + l * COLUMN_GAP, top + offset + (j - 0.5) * row_gap - below * LINE / 2
+        return left + l * gap, top + offset + (j - 0.5) * row_gap - below * LINE / 2
 
     shapes: list[str] = []
     texts: list[str] = []
@@ -201,7 +207,7 @@ def network_svg(
     # Layer titles.
     for l in range(depth + 1):
         title = "input" if l == 0 else ("output" if l == depth else f"hidden {l}")
-        texts.append(_text(left + l * COLUMN_GAP, MARGIN + LINE / 2, title, "layer"))
+        texts.append(_text(left + l * gap, MARGIN + LINE / 2, title, "layer"))
 
     # Neurons, with what is known about each written beside it.
     for l in range(depth + 1):
@@ -249,9 +255,7 @@ def network_svg(
         if l > 0 and p.bias == "shared":
             stem = _stem(notation.symbol("b", l, 1))
             value = number_text(givens[f"b{l}"])
-            put_text(
-                left + l * COLUMN_GAP, top + inner + LINE / 2, f"{stem} = {value} (shared)", "note"
-            )
+            put_text(left + l * gap, top + inner + LINE / 2, f"{stem} = {value} (shared)", "note")
 
     # Edges first (under everything), then their labels where they fit.
     edges = []

@@ -31,6 +31,7 @@ from bpquiz.functions import ACTIVATIONS, number_text
 from bpquiz.generate import Settings, Variant
 from bpquiz.notation import Notation, Symbol, make_notation
 from bpquiz.rounding import Rounding
+from bpquiz.solution import NOTE
 from bpquiz.stamp import Fonts, Skeleton, Slots, SvgText, plain
 
 Var = Callable[..., Any]
@@ -397,7 +398,9 @@ def solution_context(
                     "working": var(working, "working"),
                     "substituted": substituted,
                     "result": step["result"],
-                    "result_note": var(step["result_note"], "open"),
+                    # Room for a note on every step, so that the layout is the same whether a
+                    # variant's step has one or not.
+                    "result_note": var(step["result_note"], "number", NOTE.format(step["result"])),
                     "asked": q.kind in settings.asked,
                 }
             )
@@ -599,6 +602,8 @@ class Stamped:
 
     documents: list[Rendered]
     class_files: dict[str, bytes]
+    rendered_whole: int = 0
+    """Documents that could not be stamped and were rendered whole."""
 
 
 def stamped_documents(
@@ -716,7 +721,7 @@ def stamped_documents(
     ):
         done[d, i] = rendered
     documents = [done[d, i] for i in range(len(variants)) for d in DOCUMENTS]
-    return Stamped(documents, class_files)
+    return Stamped(documents, class_files, len(whole))
 
 
 def _warm_up() -> None:

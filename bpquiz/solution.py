@@ -27,6 +27,9 @@ KINDS = ("z", "a", "loss", "delta", "grad_w", "grad_b", "w_new", "b_new")
 """The kinds of quantity a student computes, in teaching order."""
 GIVEN_KINDS = ("x", "t", "w", "b", "lr")
 
+NOTE = "({} from unrounded values)"
+"""Beside a worked result that unrounded values would give otherwise (both are accepted)."""
+
 
 @dataclass(frozen=True, eq=False)
 class Quantity:
@@ -425,7 +428,7 @@ class Solution:
             "substituted": substituted,
             "result": result,
             "exact": exact,
-            "result_note": "" if exact == result else f"({exact} from unrounded values)",
+            "result_note": "" if exact == result else NOTE.format(exact),
         }
 
     def key_entries(

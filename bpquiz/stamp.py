@@ -127,15 +127,16 @@ class Slots:
     kinds: list[str] = field(default_factory=list)
     drawing: list[SvgText] = field(default_factory=list)
 
-    def __call__(self, text: str, kind: str = "number") -> SlotText:
-        """The slot of a text; `kind` says what it may hold (see `room_for`)."""
+    def __call__(self, text: str, kind: str = "number", like: str | None = None) -> SlotText:
+        """The slot of a text; `kind` says what it may hold (see `room_for`), `like` what to
+        reserve room for when that is not the text itself (a text that may be empty)."""
         self.texts.append(text)
-        self.reserves.append(room_for(text, kind))
+        self.reserves.append(room_for(text if like is None else like, kind))
         self.kinds.append(kind)
         return SlotText(len(self.texts) - 1, text)
 
 
-def plain(text: str, kind: str = "") -> str:
+def plain(text: str, kind: str = "", like: str | None = None) -> str:
     """Without slots, a variable text is itself."""
     return text
 

@@ -1,0 +1,337 @@
+"""Laying a class set out once and stamping each variant's texts in (bpquiz.stamp, bpquiz.cache).
+
+The stamped files are checked against what they must say (every text of the variant, read back by
+pdftotext), against the whole rendering of the same HTML, and for the places where stamping must
+give way to whole rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from typer.testing import CliRunner
+
+from bpquiz import cache
+from bpquiz.cli import app
+from bpquiz.generate import PRESETS, customise, make_variants
+from bpquiz.pdf import html_to_pdf
+from bpquiz.render import (
+    DOCUMENTS,
+    SheetOptions,
+    render_html,
+    stamped_documents,
+    template_roots,
+)
+from bpquiz.stamp import (
+    Slots,
+    _to_unicode,
+    _widths,
+    extra_chars,
+    fill_reserves,
+    reserves_for,
+    room_for,
+    simple,
+)
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+runner = CliRunner()
+
+
+def words(pdf: bytes, tmp_path: Path, name: str) -> list[str]:
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    return text.split()
+
+
+def bbox_words(pdf: bytes, tmp_path: Path) -> list[tuple[str, int, float, float, float]]:
+    """(word, page, xMin, xMax, yMax) of every word, from pdftotext -bbox."""
+    path = tmp_path / "bbox.pdf"
+    path.write_bytes(pdf)
+    html = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    out = []
+    for page, body in enumerate(html.split("<page ")[1:]):
+        for x0, x1, y1, word in re.findall(
+            r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+            body,
+        ):
+            out.append((word, page, float(x0), float(x1), float(y1)))
+    return out
+
+
+# --- reserves: the same for every seed, and never narrower than the text -----------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "room"),
+    [
+        ("0.45", "number", "−0.00"),
+        ("1", "number", "−0.00"),
+        ("−0.3990", "number", "−0.0000"),
+        ("12.5", "number", "−00.00"),
+        (
+            "= 1·(−0.45) + 0.9·0.08 = −0.3990",
+            "working",
+            "= (−0.00)·(−0.00) + (−0.00)·(−0.00) = (−0.0000)",
+        ),
+        ("= σ(−0.3990) = 0.4016", "working", "= σ(−0.0000) = (−0.0000)"),
+        ("= σ(0.3320) = 0.5822", "working", "= σ(−0.0000) = (−0.0000)"),
+        ("= (0.1·0.6 + 0.2)·0.5", "working", "= ((−0.00)·(−0.00) + (−0.00))·(−0.00)"),
+        ("N6HPN", "code", "WWWWW"),
+        ("Zoë", "name", "Zoë"),
+        ("(0.1325 from unrounded values)", "open", ""),
+    ],
+)
+def test_room_for(text: str, kind: str, room: str) -> None:
+    assert room_for(text, kind) == room
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_skeleton_does_not_depend_on_the_seed(preset: str) -> None:
+    """What the cache is keyed on is the same for every seed (given the same structure: a batch
+    preset draws its batch size, so its skeletons are grouped by that)."""
+    settings = customise(preset)
+    seen: dict[tuple[str, int], set[tuple[str, str]]] = {}
+    for seed in range(40, 52):
+        variant = make_variants(settings, seed, 1)[0]
+        for document in DOCUMENTS:
+            slots = Slots()
+            html = render_html(document, variant, settings, SheetOptions(), slots)
+            reserves = reserves_for([slots])
+            chars = extra_chars(slots.texts + reserves + [d.text for d in slots.drawing])
+            key = (document, variant.problem.examples)
+            seen.setdefault(key, set()).add((fill_reserves(html, reserves), chars))
+    assert all(len(skeletons) == 1 for skeletons in seen.values()), {
+        k: len(v) for k, v in seen.items()
+    }
+
+
+def test_simple_text_needs_no_shaping() -> None:
+    assert simple("= (−0.45)·0.9 + ½ → z⁽¹⁾₁ Zoë Ångström Łukasiewicz 李小龙")
+    assert not simple("Zoe\u0308")  # a combining mark
+    assert not simple("سارة")  # right to left, joined
+    assert not simple("देव")  # Devanagari needs shaping
+
+
+def test_pdf_font_tables_are_read_in_both_forms() -> None:
+    cmap = (
+        b"2 beginbfchar\n<0013> <0030>\n<0c9d> <2212>\nendbfchar\n"
+        b"1 beginbfrange\n<0024> <0026> <0041>\nendbfrange\n"
+    )
+    assert _to_unicode(cmap) == {0x13: "0", 0xC9D: "−", 0x24: "A", 0x25: "B", 0x26: "C"}
+    assert _widths([17, [318], 19, [636, 637], 30, 32, 500]) == {
+        17: 318.0,
+        19: 636.0,
+        20: 637.0,
+        30: 500.0,
+        31: 500.0,
+        32: 500.0,
+    }
+
+
+# --- stamped files say what the whole rendering says ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def classic_set() -> dict:
+    settings = customise("classic")
+    variants = make_variants(settings, 7, 4)
+    stamped = stamped_documents(variants, settings, SheetOptions(), jobs=2)
+    return {"settings": settings, "variants": variants, "stamped": stamped}
+
+
+def test_every_classic_variant_is_stamped(classic_set: dict) -> None:
+    stamped = classic_set["stamped"]
+    assert stamped.rendered_whole == 0
+    assert set(stamped.class_files) == set(DOCUMENTS)
+
+
+def test_stamped_files_hold_the_same_words_as_whole_rendering(classic_set, tmp_path) -> None:
+    """Every text of the variant arrives, and nothing else: the words of a stamped file are those
+    of the same variant rendered whole by WeasyPrint."""
+    roots = template_roots(None)
+    settings = classic_set["settings"]
+    for variant, (sheet, solution) in zip(
+        classic_set["variants"],
+        zip(*[iter(classic_set["stamped"].documents)] * 2, strict=True),
+        strict=True,
+    ):
+        for rendered in (sheet, solution):
+            whole, _ = html_to_pdf(
+                render_html(rendered.document, variant, settings, SheetOptions()), roots
+            )
+            name = f"{variant.code}-{rendered.document}"
+            assert Counter(words(rendered.data, tmp_path, name + "-s.pdf")) == Counter(
+                words(whole, tmp_path, name + "-w.pdf")
+            ), name
+
+
+def test_numbers_in_a_weight_table_column_are_right_aligned(classic_set, tmp_path) -> None:
+    variant = classic_set["variants"][0]
+    sheet = classic_set["stamped"].documents[0]
+    givens = variant.solution.givens()
+    found = bbox_words(sheet.data, tmp_path)
+    from bpquiz.functions import number_text
+
+    # Weight W(2): a column per output neuron, a row per hidden neuron. The table comes after the
+    # diagram, so each number's last occurrence on page 1 is its table cell.
+    for j in (1, 2):
+        rights = []
+        for i in (1, 2, 3):
+            text = number_text(givens[f"w2_{i}_{j}"])
+            hits = [w for w in found if w[0] == text and w[1] == 0]
+            rights.append(max(hits, key=lambda w: w[4])[3])
+        assert max(rights) - min(rights) < 0.6, rights
+
+
+def test_the_class_files_hold_every_student_in_order(classic_set, tmp_path) -> None:
+    stamped = classic_set["stamped"]
+    for document in DOCUMENTS:
+        pages = " ".join(words(stamped.class_files[document], tmp_path, "class.pdf")).split(
+            "Backpropagation exercise Variant"
+        )
+        per_student = [d.pages for d in stamped.documents if d.document == document]
+        assert len(pages) - 1 == sum(per_student)
+        first_pages = [1 + sum(per_student[:k]) for k in range(len(per_student))]
+        for variant, page in zip(classic_set["variants"], first_pages, strict=True):
+            assert pages[page].split()[0] == variant.code
+
+
+def test_a_stamped_file_is_a_well_formed_pdf(classic_set) -> None:
+    """Each object the cross-reference table points at starts where it says."""
+    data = classic_set["stamped"].documents[1].data
+    start = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    lines = data[start:].split(b"trailer")[0].split(b"\n")
+    count = int(lines[1].split()[1])
+    for number, line in enumerate(lines[2 : 2 + count]):
+        if line[17:18] == b"n":
+            offset = int(line[:10])
+            assert data[offset:].startswith(b"%d 0 obj" % number), number
+    assert PdfReader(__import__("io").BytesIO(data), strict=True).pages
+
+
+@pytest.mark.parametrize("preset", sorted(set(PRESETS) - {"classic"}))
+def test_every_preset_is_stamped_in_both_notations(preset: str) -> None:
+    settings = customise(preset)
+    variants = make_variants(settings, 3, 3)
+    notations = ["layered"] + (["textbook"] if variants[0].problem.depth == 2 else [])
+    for notation in notations:
+        stamped = stamped_documents(variants, settings, SheetOptions(notation=notation), jobs=2)
+        assert stamped.rendered_whole == 0, (preset, notation)
+
+
+# --- where stamping gives way ----------------------------------------------------------------
+
+
+def test_a_name_that_needs_shaping_is_rendered_whole(tmp_path: Path) -> None:
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\ns1,Ann Lee\ns2,Zoe\u0308 Smith\ns3,Bo\n", encoding="utf-8")
+    settings = customise("classic")
+    from bpquiz.roster import load_roster
+
+    students = load_roster(roster)
+    variants = make_variants(settings, 5, 3, students=students)
+    stamped = stamped_documents(variants, settings, SheetOptions(), jobs=2)
+    assert stamped.rendered_whole == 2  # Zoë's sheet and solution
+    assert "sheet" not in stamped.class_files  # joined from the students' files instead
+    for rendered, variant in zip(stamped.documents[::2], variants, strict=True):
+        text = " ".join(words(rendered.data, tmp_path, f"{variant.code}.pdf"))
+        assert variant.student["name"].split()[0][:2] in text
+
+
+def test_templates_that_copy_a_slot_elsewhere_are_rendered_whole(tmp_path: Path) -> None:
+    """A teacher's template that copies the variant into the page margin with string-set (as the
+    templates once did) cannot be stamped: every document is rendered whole, and right."""
+    folder = tmp_path / "templates"
+    result = runner.invoke(app, ["templates", str(folder)])
+    assert result.exit_code == 0, result.output
+    css = folder / "bpquiz.css"
+    css.write_text(
+        css.read_text()
+        + "\n.exam-header td.variant { string-set: copied content(); }\n"
+        + "@page { @top-center { content: string(copied); } }\n"
+    )
+    settings = customise("classic")
+    variants = make_variants(settings, 5, 2)
+    stamped = stamped_documents(variants, settings, SheetOptions(templates=folder), jobs=2)
+    assert stamped.rendered_whole == 4
+    text = " ".join(words(stamped.documents[0].data, tmp_path, "copied.pdf"))
+    assert text.count(variants[0].code) >= 3
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+
+def generate(out: Path, *more: str) -> None:
+    result = runner.invoke(
+        app,
+        ["generate", "--seed", "42", "--variants", "2", "--out", str(out),
+         "--keys-dir", str(out / "keys"), *more],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def pdf_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.pdf"))}
+
+
+def test_cached_skeletons_give_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BPQUIZ_CACHE", str(tmp_path / "cache"))
+    generate(tmp_path / "cold")
+    assert len(list((tmp_path / "cache").iterdir())) == 2  # sheet and solution
+    generate(tmp_path / "warm")
+    monkeypatch.setenv("BPQUIZ_CACHE", "off")
+    generate(tmp_path / "off")
+    cold = pdf_files(tmp_path / "cold")
+    assert len(cold) == 6
+    assert cold == pdf_files(tmp_path / "warm") == pdf_files(tmp_path / "off")
+
+
+def test_a_damaged_cache_entry_is_made_again(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BPQUIZ_CACHE", str(tmp_path / "cache"))
+    generate(tmp_path / "first")
+    for meta in (tmp_path / "cache").glob("*/meta.json"):
+        meta.write_text("{not json")
+    generate(tmp_path / "second")
+    assert pdf_files(tmp_path / "first") == pdf_files(tmp_path / "second")
+    for meta in (tmp_path / "cache").glob("*/meta.json"):
+        json.loads(meta.read_text())
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("BPQUIZ_CACHE", str(blocker / "cache"))
+    generate(tmp_path / "out")
+    assert len(pdf_files(tmp_path / "out")) == 6
+
+
+def test_edited_templates_get_skeletons_of_their_own(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BPQUIZ_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "templates"
+    assert runner.invoke(app, ["templates", str(folder)]).exit_code == 0
+    generate(tmp_path / "a", "--templates", str(folder))
+    css = folder / "bpquiz.css"
+    css.write_text(css.read_text().replace("--body-size: 9.5pt;", "--body-size: 10pt;"))
+    generate(tmp_path / "b", "--templates", str(folder))
+    assert len(list((tmp_path / "cache").iterdir())) == 4
+    assert pdf_files(tmp_path / "a") != pdf_files(tmp_path / "b")
+
+
+def test_the_cache_keeps_the_most_recent_entries(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BPQUIZ_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "KEEP", 2)
+    for title in ("One", "Two"):
+        generate(tmp_path / title, "--title", title)
+    assert len(list((tmp_path / "cache").iterdir())) == 2
