@@ -163,7 +163,11 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
 
 def _prune(where: Path) -> None:
     entries = sorted(
-        (p for p in where.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        (
+            p
+            for p in where.iterdir()
+            if p.is_dir() and p.name not in ("jinja",) and p.name[0] != "."
+        ),
         key=lambda p: p.stat().st_mtime_ns,
     )
     for old in entries[:-KEEP]:
