@@ -25,7 +25,7 @@ from pathlib import Path
 import bpquiz
 from bpquiz.stamp import Drawing, Face, Fonts, Glyphs, Place, Skeleton, Template
 
-FORMAT = 3
+FORMAT = 4
 """Bump when the entry format or the way skeletons are made changes."""
 KEEP = 64
 """Entries kept; the least recently used beyond that are removed."""
@@ -95,6 +95,9 @@ def load(name: str) -> tuple[Skeleton, Fonts] | None:
         return None
     try:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        for file, digest in meta["sha256"].items():
+            if hashlib.sha256((entry / file).read_bytes()).hexdigest() != digest:
+                raise ValueError(f"{file} was changed")
         printed = entry / "printed.pdf"
         skeleton = Skeleton(
             pdf=(entry / "skeleton.pdf").read_bytes(),
@@ -142,15 +145,18 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
         ],
         "resources": {name: list(v) for name, v in fonts.resources.items()},
     }
+    files = {"skeleton.pdf": skeleton.pdf, "fonts.pdf": fonts.pdf}
+    if skeleton.printed is not None:
+        files["printed.pdf"] = skeleton.printed
+    if skeleton.template is not None:
+        files["template.pdf"] = skeleton.template.head
+    # Each file's digest: an entry whose files were changed or mixed up is made again.
+    meta["sha256"] = {file: hashlib.sha256(data).hexdigest() for file, data in files.items()}
     try:
         where.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=where, prefix=".new-"))
-        (work / "skeleton.pdf").write_bytes(skeleton.pdf)
-        if skeleton.printed is not None:
-            (work / "printed.pdf").write_bytes(skeleton.printed)
-        (work / "fonts.pdf").write_bytes(fonts.pdf)
-        if skeleton.template is not None:
-            (work / "template.pdf").write_bytes(skeleton.template.head)
+        for file, data in files.items():
+            (work / file).write_bytes(data)
         (work / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         try:
             work.rename(where / name)

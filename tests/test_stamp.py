@@ -313,6 +313,19 @@ def test_a_damaged_cache_entry_is_made_again(tmp_path: Path, monkeypatch) -> Non
         json.loads(meta.read_text())
 
 
+def test_a_cache_entry_with_a_changed_file_is_made_again(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BPQUIZ_CACHE", str(tmp_path / "cache"))
+    generate(tmp_path / "first")
+    entries = skeletons(tmp_path / "cache")
+    # Swap the two skeletons' prepared templates: each entry's files still parse as PDF.
+    a, b = (entry / "template.pdf" for entry in entries)
+    a_bytes = a.read_bytes()
+    a.write_bytes(b.read_bytes())
+    b.write_bytes(a_bytes)
+    generate(tmp_path / "second")
+    assert pdf_files(tmp_path / "first") == pdf_files(tmp_path / "second")
+
+
 def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
