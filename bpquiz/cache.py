@@ -25,7 +25,7 @@ from pathlib import Path
 import bpquiz
 from bpquiz.stamp import Drawing, Face, Fonts, Glyphs, Place, Skeleton, Template
 
-FORMAT = 4
+FORMAT = 5
 """Bump when the entry format or the way skeletons are made changes."""
 KEEP = 64
 """Entries kept; the least recently used beyond that are removed."""
@@ -68,7 +68,6 @@ def key(
     extra: str,
     forms: bool,
     open_slots: frozenset[int],
-    left_slots: frozenset[int],
 ) -> str:
     """The name of the skeleton built from these arguments (bpquiz.stamp.build_skeleton)."""
     parts = [
@@ -81,7 +80,6 @@ def key(
         extra,
         forms,
         sorted(open_slots),
-        sorted(left_slots),
         _fonts_state(),
     ]
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()[:32]
@@ -107,7 +105,6 @@ def load(name: str) -> tuple[Skeleton, Fonts] | None:
             pages=meta["pages"],
             title=meta["title"],
             open=frozenset(meta["open"]),
-            left=frozenset(meta["left"]),
             template=_template(meta["template"], (entry / "template.pdf").read_bytes()),
         )
         fonts = Fonts(
@@ -137,7 +134,6 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
         "pages": skeleton.pages,
         "title": skeleton.title,
         "open": sorted(skeleton.open),
-        "left": sorted(skeleton.left),
         "template": _template_json(skeleton.template),
         "faces": [
             [_face_json(face), {ch: list(g) for ch, g in glyphs.chars.items()}]

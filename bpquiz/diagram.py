@@ -272,8 +272,11 @@ def network_svg(
                 edges.append(
                     (x1, y1, x2, y2, number_text(weight), _plain(notation.weight(l, i, j)))
                 )
+    stamped = len(slots.drawing) if slots is not None else 0
     labels = _place_labels(edges, obstacles, False, variable, length)
     values_on_edges = labels is not None
+    if slots is not None and labels is None:
+        del slots.drawing[stamped:]  # the values that found a place before one did not
     caption = "Weights are written on their edges."
     if labels is None:
         labels = _place_labels(edges, obstacles, True, _text, len)

@@ -12,6 +12,7 @@ import dataclasses
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,7 @@ from bpquiz.generate import Settings, Variant
 from bpquiz.notation import Notation, Symbol, make_notation
 from bpquiz.rounding import Rounding
 from bpquiz.solution import NOTE
-from bpquiz.stamp import Fonts, Skeleton, Slots, SvgText, plain
+from bpquiz.stamp import Fonts, Skeleton, Slots, SvgText, estimated_width, plain, room_for
 
 Var = Callable[..., Any]
 """How a text that varies between variants goes into a template: as itself, or as a slot."""
@@ -410,8 +411,8 @@ def solution_context(
                     "id": q.id,
                     "symbol": step["symbol"],
                     "formula": step["formula"],
-                    # The line of numbers: "= substituted = result", one text to stamp.
-                    "working": var(working, "working"),
+                    # The numbers: "= substituted = result", broken into lines where long.
+                    "working": [var(line, "working") for line in _working_lines(working)],
                     "substituted": substituted,
                     "result": step["result"],
                     # Room for a note on every step, so that the layout is the same whether a
@@ -458,6 +459,29 @@ def solution_context(
         "answer_lines": [var(line, "open") for line in _marking_lines(answers)],
         "total_points": sum(a["points"] for a in answers),
     }
+
+
+WORKING_LINE = 70
+"""How long a worked line may grow (in digit widths, `bpquiz.stamp.estimated_width`, of its widest
+form) before it is broken: a line of the solution holds about 80."""
+
+
+def _working_lines(working: str) -> list[str]:
+    """A worked line broken before its + and − terms (and =) where it would not fit on one line.
+
+    The breaks follow the line's widest form (bpquiz.stamp.room_for), so they are the same for
+    every variant of a preset, and the same whether the sheet is stamped or rendered whole.
+    """
+    lines: list[str] = []
+    for piece in re.split(r" (?=[+−=] )", working):
+        candidate = f"{lines[-1]} {piece}" if lines else piece
+        if lines and estimated_width(room_for(candidate, "working")) > WORKING_LINE:
+            lines.append(piece)
+        elif lines:
+            lines[-1] = candidate
+        else:
+            lines.append(piece)
+    return lines
 
 
 def _marking_lines(answers: Sequence[dict[str, Any]]) -> list[str]:
@@ -561,7 +585,7 @@ def _skeleton_html_task(
 
 
 def _skeleton_task(
-    task: tuple[str, tuple[Path, ...], str, bool, frozenset[int], frozenset[int]],
+    task: tuple[str, tuple[Path, ...], str, bool, frozenset[int]],
 ) -> tuple[Skeleton, Fonts] | None:
     from bpquiz.stamp import Unstampable, build_skeleton
 
@@ -667,11 +691,9 @@ def stamped_documents(
         reserves = reserves_for(group)
         every = [t for g in group for t in g.texts] + reserves
         every += [item.text for g in group for item in g.drawing]
-        kinds = group[0].kinds
-        opened = frozenset(k for k, kind in enumerate(kinds) if kind == "open")
-        left = frozenset(k for k, kind in enumerate(kinds) if kind == "code")
+        opened = frozenset(k for k, kind in enumerate(group[0].kinds) if kind == "open")
         forms = options.fillable and document == "sheet"
-        spec = (fill_reserves(html, reserves), roots, extra_chars(every), forms, opened, left)
+        spec = (fill_reserves(html, reserves), roots, extra_chars(every), forms, opened)
         specs.append((cache.key(*spec), spec))
     built: dict[str, tuple[Skeleton, Fonts] | None] = {name: cache.load(name) for name, _ in specs}
     missing = [(name, spec) for name, spec in specs if built[name] is None]

@@ -101,7 +101,7 @@ def room_for(text: str, kind: str) -> str:
 
     - "number": each number with a sign, one digit before the point and two after at least;
     - "working": the same, each number bracketed (a worked line brackets negative numbers);
-    - "code": as many W as characters (the widest capital);
+    - "code": as many W as characters (a code is set in a monospaced font: all are as wide);
     - "name": the text itself (the class's widest is reserved);
     - "open": nothing: the slot ends its line and may run to the line's end (a note).
     """
@@ -282,9 +282,6 @@ class Skeleton:
     title: str
     open: frozenset[int] = frozenset()
     """Slots that end their line: their text may run to the end of the line (`Place.limit`)."""
-    left: frozenset[int] = frozenset()
-    """Slots whose text starts where the slot starts, whatever the alignment around it: a code
-    reserves room for its widest letters but follows "Variant " at one space."""
     template: Template | None = None
     """The skeleton and its fonts, ready for `assemble`."""
 
@@ -376,7 +373,6 @@ def build_skeleton(
     extra: str,
     forms: bool,
     open_slots: frozenset[int],
-    left_slots: frozenset[int],
 ) -> tuple[Skeleton, Fonts]:
     """Lay out a skeleton (HTML whose slots hold their reserves, `fill_reserves`) and make the
     fonts to stamp texts into it: BASE_CHARS and `extra` in every face its slots and the drawing
@@ -398,7 +394,6 @@ def build_skeleton(
         pages=len(document.pages),
         title=document.metadata.title or "",
         open=open_slots,
-        left=left_slots,
     )
     charset = set(BASE_CHARS) | set(extra)
     faces = {place.face for place in places} | set(DRAWING_FACES)
@@ -583,9 +578,7 @@ def page_ops(
         )
         unused = unused if follows else 0.0
         x = place.left - unused
-        if place.slot in skeleton.left:
-            unused = 0.0
-        elif place.align == "right":
+        if place.align == "right":
             x += place.width - width
             unused = 0.0
         elif place.align == "center":
@@ -594,7 +587,11 @@ def page_ops(
         else:
             unused += place.width - width
         # Pango keeps advances in 1/1024 px: a text may measure a hair wider than its own box.
-        end = place.limit if place.slot in skeleton.open else place.left + place.width
+        end = (
+            place.limit
+            if place.slot in skeleton.open
+            else min(place.left + place.width, place.limit)
+        )
         if x + width > end + FIT:
             raise Unstampable(f"slot {place.slot} does not fit")
         previous = place

@@ -198,14 +198,18 @@ def test_numbers_in_a_weight_table_column_are_right_aligned(classic_set, tmp_pat
 def test_the_class_files_hold_every_student_in_order(classic_set, tmp_path) -> None:
     stamped = classic_set["stamped"]
     for document in DOCUMENTS:
-        pages = " ".join(words(stamped.class_files[document], tmp_path, "class.pdf")).split(
-            "Backpropagation exercise Variant"
-        )
+        path = tmp_path / f"class-{document}.pdf"
+        path.write_bytes(stamped.class_files[document])
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+        ).stdout
+        pages = text.split("\f")[:-1]
         per_student = [d.pages for d in stamped.documents if d.document == document]
-        assert len(pages) - 1 == sum(per_student)
-        first_pages = [1 + sum(per_student[:k]) for k in range(len(per_student))]
+        assert len(pages) == sum(per_student)
+        first_pages = [sum(per_student[:k]) for k in range(len(per_student))]
         for variant, page in zip(classic_set["variants"], first_pages, strict=True):
-            assert pages[page].split()[0] == variant.code
+            assert f"Variant {variant.code}" in pages[page]
+            assert f"Page 1 of {per_student[0]}" in pages[page]
 
 
 def test_a_stamped_file_is_a_well_formed_pdf(classic_set) -> None:
@@ -231,6 +235,47 @@ def test_every_preset_is_stamped_in_both_notations(preset: str) -> None:
         assert stamped.rendered_whole == 0, (preset, notation)
 
 
+def test_a_crowded_diagram_stamps_no_stray_weights(tmp_path: Path) -> None:
+    """When the weights do not all fit on their edges, none is written on the drawing (a review
+    found the ones placed before the first that did not fit stamped loose over the network)."""
+    settings = customise("classic", layers=[4, 6, 6, 4])
+    variants = make_variants(settings, 3, 2)
+    stamped = stamped_documents(variants, settings, SheetOptions(), jobs=2)
+    assert stamped.rendered_whole == 0
+    roots = template_roots(None)
+    whole, _ = html_to_pdf(render_html("sheet", variants[0], settings, SheetOptions()), roots)
+    assert Counter(words(stamped.documents[0].data, tmp_path, "s.pdf")) == Counter(
+        words(whole, tmp_path, "w.pdf")
+    )
+
+
+def test_the_variant_box_reads_variant_and_code_on_one_line(classic_set, tmp_path) -> None:
+    for rendered, variant in zip(
+        classic_set["stamped"].documents,
+        [v for v in classic_set["variants"] for _ in DOCUMENTS],
+        strict=True,
+    ):
+        lines = [
+            line.split()
+            for line in subprocess.run(
+                ["pdftotext", "-layout", "-", "-"],
+                input=rendered.data,
+                check=True,
+                capture_output=True,
+            )
+            .stdout.decode()
+            .splitlines()
+        ]
+        # The page header and the box: "Variant CODE" twice on the first page, once on others.
+        together = sum(
+            1
+            for ws in lines
+            for k in range(len(ws) - 1)
+            if ws[k : k + 2] == ["Variant", variant.code]
+        )
+        assert together == rendered.pages + 1, rendered.document
+
+
 # --- where stamping gives way ----------------------------------------------------------------
 
 
@@ -248,6 +293,17 @@ def test_a_name_that_needs_shaping_is_rendered_whole(tmp_path: Path) -> None:
     for rendered, variant in zip(stamped.documents[::2], variants, strict=True):
         text = " ".join(words(rendered.data, tmp_path, f"{variant.code}.pdf"))
         assert variant.student["name"].split()[0][:2] in text
+
+
+def test_a_name_too_long_for_its_field_is_rendered_whole(tmp_path: Path) -> None:
+    """A name wider than its field would run past the line; rendered whole, it wraps."""
+    long = "Dr. Maximilian Alexander von Hohenzollern-Sigmaringen-Hechingen"
+    settings = customise("classic")
+    students = [{"id": "s1", "name": "Ann Lee"}, {"id": "s2", "name": long}]
+    variants = make_variants(settings, 5, 2, students=students)
+    stamped = stamped_documents(variants, settings, SheetOptions(), jobs=2)
+    assert stamped.rendered_whole == 2
+    assert "Hechingen" in " ".join(words(stamped.documents[2].data, tmp_path, "long.pdf"))
 
 
 def test_templates_that_copy_a_slot_elsewhere_are_rendered_whole(tmp_path: Path) -> None:
