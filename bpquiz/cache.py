@@ -23,9 +23,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 import bpquiz
-from bpquiz.stamp import Drawing, Face, Fonts, Glyphs, Place, Skeleton, Template
+from bpquiz.stamp import Drawing, Place, Skeleton
+from bpquiz.stamp_pdf import Face, Fonts, Glyphs, Template
 
-FORMAT = 5
+FORMAT = 6
 """Bump when the entry format or the way skeletons are made changes."""
 KEEP = 64
 """Entries kept; the least recently used beyond that are removed."""
@@ -141,11 +142,13 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
         ],
         "resources": {name: list(v) for name, v in fonts.resources.items()},
     }
-    files = {"skeleton.pdf": skeleton.pdf, "fonts.pdf": fonts.pdf}
+    files = {
+        "skeleton.pdf": skeleton.pdf,
+        "fonts.pdf": fonts.pdf,
+        "template.pdf": skeleton.template.head,
+    }
     if skeleton.printed is not None:
         files["printed.pdf"] = skeleton.printed
-    if skeleton.template is not None:
-        files["template.pdf"] = skeleton.template.head
     # Each file's digest: an entry whose files were changed or mixed up is made again.
     meta["sha256"] = {file: hashlib.sha256(data).hexdigest() for file, data in files.items()}
     try:
@@ -176,9 +179,7 @@ def _prune(where: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _template_json(template: Template | None) -> dict[str, object] | None:
-    if template is None:
-        return None
+def _template_json(template: Template) -> dict[str, object]:
     fields = {k: v for k, v in vars(template).items() if k not in ("head", "field")}
     fields["field"] = (
         [template.field[0], template.field[1].decode("latin-1")] if template.field else None
@@ -186,9 +187,7 @@ def _template_json(template: Template | None) -> dict[str, object] | None:
     return fields
 
 
-def _template(data: dict | None, head: bytes) -> Template | None:
-    if data is None:
-        return None
+def _template(data: dict, head: bytes) -> Template:
     field = data.pop("field")
     return Template(
         head=head,

@@ -595,21 +595,15 @@ def _skeleton_task(
         return None
 
 
-_stampers: dict[int, Any] = {}
-"""A worker's stampers, by skeleton: each parses its skeleton and fonts once."""
-
-
 def _stamp_task(
-    task: tuple[int, Skeleton, Fonts, list[tuple[list[str], list[SvgText], str]]],
+    task: tuple[Skeleton, Fonts, list[tuple[list[str], list[SvgText], str]]],
 ) -> list[tuple[list[list[str]], bytes] | None]:
-    from bpquiz.pdf_answers import VARIANT_FIELD, VARIANT_INFO
-    from bpquiz.stamp import Stamper, Unstampable, page_ops
+    """Each variant's document stamped into the skeleton (None: it cannot be, render it whole)."""
+    from bpquiz.pdf_answers import VARIANT_INFO
+    from bpquiz.stamp import Unstampable, fill_title, page_ops
+    from bpquiz.stamp_pdf import assemble
 
-    key, skeleton, fonts, variants = task
-    if key not in _stampers:
-        _stampers.clear()
-        _stampers[key] = Stamper(skeleton, fonts)
-    stamper = _stampers[key]
+    skeleton, fonts, variants = task
     out: list[tuple[list[list[str]], bytes] | None] = []
     for texts, drawing, code in variants:
         try:
@@ -617,11 +611,11 @@ def _stamp_task(
         except Unstampable:
             out.append(None)
             continue
+        title = fill_title(skeleton.title, dict(enumerate(texts)))
         if skeleton.printed is None:
-            out.append((ops, stamper.stamp(texts, ops)))
-        else:
-            form = stamper.stamp(texts, ops, {VARIANT_FIELD: code}, {VARIANT_INFO: code})
-            out.append((ops, form))
+            out.append((ops, assemble(skeleton.template, ops, title)))
+        else:  # a form carries its code in a field and in the document information
+            out.append((ops, assemble(skeleton.template, ops, title, {VARIANT_INFO: code}, code)))
     return out
 
 
@@ -662,7 +656,8 @@ def stamped_documents(
     rendered whole.
     """
     from bpquiz import cache
-    from bpquiz.stamp import Stamper, extra_chars, fill_reserves, reserves_for
+    from bpquiz.stamp import extra_chars, fill_reserves, reserves_for
+    from bpquiz.stamp_pdf import class_file
 
     roots = tuple(template_roots(options.templates))
     jobs = max(1, min(jobs or default_jobs(), len(variants)))
@@ -708,9 +703,7 @@ def stamped_documents(
     whole: list[tuple[str, int]] = []
     class_files: dict[str, bytes] = {}
     stamped = 0
-    for number, (((document, _), members), (name, _)) in enumerate(
-        zip(groups.items(), specs, strict=True)
-    ):
+    for ((document, _), members), (name, _) in zip(groups.items(), specs, strict=True):
         result = built[name]
         if result is None:
             whole.extend((document, i) for i in members)
@@ -719,7 +712,6 @@ def stamped_documents(
         parts = _chunks(members, jobs)
         stamp_tasks = [
             (
-                number,
                 skeleton,
                 fonts,
                 [
@@ -744,14 +736,13 @@ def stamped_documents(
                     progress(stamped // len(DOCUMENTS), len(variants))
         if len(variants) == 1:
             continue
-        printer = Stamper(skeleton, fonts, printed=True)
         if len(members) == len(variants) and len(copies) == len(variants):
-            class_files[document] = printer.write(copies, duplex=duplex)
+            class_files[document] = class_file(skeleton, fonts, copies, duplex)
         elif skeleton.printed is not None:
             # The class file will be joined from each student's print copy.
             for i in members:
                 if (document, i) in done:
-                    printed = printer.stamp(slots[document, i].texts, copies.pop(0))
+                    printed = class_file(skeleton, fonts, [copies.pop(0)])
                     done[document, i] = dataclasses.replace(done[document, i], printed=printed)
     whole_tasks = [(d, variants[i], settings, options, "pdf", True) for d, i in sorted(whole)]
     for (d, i), rendered in zip(

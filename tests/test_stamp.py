@@ -31,14 +31,13 @@ from bpquiz.render import (
 )
 from bpquiz.stamp import (
     Slots,
-    _to_unicode,
-    _widths,
     extra_chars,
     fill_reserves,
     reserves_for,
     room_for,
     simple,
 )
+from bpquiz.stamp_pdf import _to_unicode, _widths
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 runner = CliRunner()

@@ -1,0 +1,397 @@
+"""The PDF side of stamping (bpquiz.stamp): fonts for the stamped texts, and the files.
+
+- `font_document`: WeasyPrint renders every character the stamped texts may use, in every face
+  their slots use, and each glyph's font, id and width are read back, so that stamped text is set
+  in the very fonts (and subsets) WeasyPrint chose.
+- `make_template` merges a skeleton's PDF with those fonts once; `assemble` then writes a
+  variant's file by appending its page operators, document information and form field to the
+  template's bytes, with a new cross-reference table: no PDF library per variant.
+- `class_file` writes a whole class into one PDF sharing the skeleton's objects (with pypdf).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bpquiz.stamp import Skeleton
+
+MARK = "\u2063"
+"""Marks the start of a slot's reserve text (bpquiz.stamp)."""
+_FILLED_SLOT = re.compile(
+    r'<span class="bq-slot" data-slot="\d+">(?:<span class="bq-reserve">.*?</span>)?</span>'
+)
+
+
+@dataclass(frozen=True)
+class Face:
+    """A font as CSS names it; WeasyPrint picks the same file for the same face."""
+
+    family: tuple[str, ...]
+    weight: int
+    style: str
+    stretch: str
+
+    def css(self) -> str:
+        generic = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui"}
+        names = ", ".join(
+            f if f in generic else "'" + f.replace("'", "").replace('"', "") + "'"
+            for f in self.family
+        )
+        return (
+            f"font-family: {names}; font-weight: {self.weight}; font-style: {self.style}; "
+            f"font-stretch: {self.stretch}"
+        )
+
+
+# --- fonts for the stamped text ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """One face's glyphs as WeasyPrint subset them: character → (font resource, glyph id, width)."""
+
+    chars: Mapping[str, tuple[str, int, float]]
+
+
+@dataclass
+class Fonts:
+    """The fonts of a font document: its PDF (for copying the font objects) and each face's glyphs."""
+
+    pdf: bytes
+    faces: dict[Face, Glyphs]
+    resources: dict[str, tuple[int, str]]
+    """Resource name → (page of the font document, its font key there)."""
+
+    def width(self, face: Face, size: float, text: str) -> float | None:
+        """The advance of `text` in px, or None when a character has no glyph."""
+        glyphs = self.faces[face].chars
+        total = 0.0
+        for ch in text:
+            if ch not in glyphs:
+                return None
+            total += glyphs[ch][2]
+        return total * size / 1000
+
+
+def font_document(chars: Mapping[Face, set[str]], roots: Sequence[Path]) -> Fonts:
+    """Render every face's characters, a page a face, and read back each glyph's font and id."""
+    from pypdf import PdfReader
+
+    from bpquiz.pdf import render_document
+
+    faces = sorted(chars, key=repr)
+    body = "".join(
+        f'<p style="{face.css()}; font-size: 10px; white-space: pre; break-after: page; '
+        'font-kerning: none; font-variant-ligatures: none">'
+        f"{escape(''.join(sorted(chars[face] | {' '})), quote=False)}</p>"
+        for face in faces
+    )
+    document = render_document(f"<!DOCTYPE html><html><body>{body}</body></html>", roots)
+    pdf = document.write_pdf()
+    reader = PdfReader(io.BytesIO(pdf))
+    found: dict[Face, Glyphs] = {}
+    resources: dict[str, tuple[int, str]] = {}
+    for number, (face, page) in enumerate(zip(faces, reader.pages, strict=True)):
+        table: dict[str, tuple[str, int, float]] = {}
+        # The pages share one resource dictionary: a page's own fonts are those its text uses.
+        used = sorted(set(re.findall(rb"/(\S+) [\d.]+ Tf", page.get_contents().get_data())))
+        for key in (f"/{name.decode()}" for name in used):
+            ref = page["/Resources"]["/Font"].raw_get(key)
+            name = f"BQ{number}{key.lstrip('/')}"
+            resources[name] = (number, key)
+            font = ref.get_object()
+            widths = _widths(font["/DescendantFonts"][0].get_object()["/W"])
+            for cid, text in _to_unicode(font["/ToUnicode"].get_object().get_data()).items():
+                if len(text) == 1 and text not in table:
+                    table[text] = (name, cid, widths.get(cid, 0.0))
+        found[face] = Glyphs(table)
+    return Fonts(pdf, found, resources)
+
+
+def _widths(array: Sequence[object]) -> dict[int, float]:
+    widths: dict[int, float] = {}
+    k = 0
+    while k < len(array):
+        first = int(array[k])  # type: ignore[call-overload]
+        if isinstance(array[k + 1], list):
+            for offset, w in enumerate(array[k + 1]):  # type: ignore[arg-type]
+                widths[first + offset] = float(w)
+            k += 2
+        else:
+            last, w = int(array[k + 1]), float(array[k + 2])  # type: ignore[call-overload, arg-type]
+            widths.update(dict.fromkeys(range(first, last + 1), w))
+            k += 3
+    return widths
+
+
+_HEX = r"<([0-9a-fA-F]+)>"
+
+
+def _unicode(hexits: str) -> str:
+    return bytes.fromhex(hexits).decode("utf-16-be", errors="replace")
+
+
+def _to_unicode(cmap: bytes) -> dict[int, str]:
+    text = cmap.decode("latin-1")
+    mapping: dict[int, str] = {}
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", text, re.S):
+        for cid, uni in re.findall(rf"{_HEX}\s*{_HEX}", block):
+            mapping[int(cid, 16)] = _unicode(uni)
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", text, re.S):
+        for lo, hi, uni in re.findall(rf"{_HEX}\s*{_HEX}\s*{_HEX}", block):
+            start = int(uni, 16)
+            for offset, cid in enumerate(range(int(lo, 16), int(hi, 16) + 1)):
+                mapping[cid] = chr(start + offset)
+    return mapping
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def pdf_number(value: float) -> str:
+    """A number as PDF operators take it: at most three decimals, no trailing zeros."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@dataclass(frozen=True)
+class Template:
+    """A skeleton ready to be stamped by appending bytes: its objects (fonts included), with
+    object numbers kept free for each page's stamped text, the document information and a form's
+    variant field, which `assemble` writes after them with a new cross-reference table."""
+
+    head: bytes
+    offsets: tuple[tuple[int, int], ...]
+    """(object number, offset in `head`) of every object written."""
+    size: int
+    root: int
+    streams: tuple[int, ...]
+    """Per page, the object number of its stamped text."""
+    heights: tuple[float, ...]
+    info: int
+    info_base: tuple[tuple[str, str], ...]
+    field: tuple[int, bytes] | None = None
+    """A form's variant field: its object number and its bytes, with FIELD_MARK for the value."""
+
+
+FIELD_MARK = b"(BQVARIANTVALUE)"
+"""Letters only: pypdf writes other characters of a string as octal escapes."""
+
+
+def _pdf_string(text: str) -> bytes:
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+
+
+def make_template(skeleton_pdf: bytes, fonts: Fonts, field: str | None = None) -> Template:
+    """A skeleton's PDF merged with the fonts, its stamped parts left out (see Template); `field`
+    names a form's variant field."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        NameObject,
+        StreamObject,
+        TextStringObject,
+    )
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(skeleton_pdf)))
+    font_pages = PdfReader(io.BytesIO(fonts.pdf)).pages
+    added = {
+        name: font_pages[page]["/Resources"]["/Font"].raw_get(key).clone(writer)
+        for name, (page, key) in sorted(fonts.resources.items())
+    }
+    save = StreamObject()
+    save.set_data(b"q")
+    save_ref = writer._add_object(save)
+    streams = []
+    heights: list[float] = []
+    for page in writer.pages:
+        resources = page["/Resources"]
+        if "/Font" not in resources:
+            resources[NameObject("/Font")] = DictionaryObject()
+        font_dict = resources["/Font"].get_object()
+        for name, ref in added.items():
+            font_dict[NameObject("/" + name)] = ref
+        contents = page.raw_get("/Contents")
+        old = list(contents) if isinstance(contents, ArrayObject) else [contents]
+        placeholder = writer._add_object(StreamObject())
+        page[NameObject("/Contents")] = ArrayObject([save_ref, *old, placeholder])
+        streams.append(placeholder.idnum)
+        heights.append(float(page.mediabox.height))
+    field_number = None
+    form = writer._root_object.get("/AcroForm")
+    for ref in form.get_object().get("/Fields", []) if form and field else []:
+        if ref.get_object().get("/T") == field:
+            ref.get_object()[NameObject("/V")] = TextStringObject(FIELD_MARK[1:-1].decode())
+            field_number = ref.idnum
+    info = writer._info
+    base = tuple((str(k), str(v)) for k, v in sorted(info.get_object().items()))
+    out = io.BytesIO()
+    writer.write(out)
+    data = out.getvalue()
+    start = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
+    table = data[start:].split(b"trailer")[0].split(b"\n")
+    count = int(table[1].split()[1])
+    offsets = {
+        n: int(line[:10]) for n, line in enumerate(table[2 : 2 + count]) if line[17:18] == b"n"
+    }
+    root = writer._root_object.indirect_reference.idnum
+    order = sorted(offsets, key=offsets.__getitem__)
+    bounds = [offsets[n] for n in order] + [start]
+    skip = set(streams) | {info.indirect_reference.idnum}
+    head = bytearray(data[: bounds[0]])
+    kept = []
+    field_bytes = None
+    for k, n in enumerate(order):
+        chunk = data[bounds[k] : bounds[k + 1]]
+        if n == field_number:
+            field_bytes = chunk
+            continue
+        if n in skip:
+            continue
+        kept.append((n, len(head)))
+        head += chunk
+    return Template(
+        head=bytes(head),
+        offsets=tuple(kept),
+        size=count,
+        root=root,
+        streams=tuple(streams),
+        heights=tuple(heights),
+        info=info.indirect_reference.idnum,
+        info_base=base,
+        field=(field_number, field_bytes) if field_number and field_bytes else None,
+    )
+
+
+def assemble(
+    template: Template,
+    ops: Sequence[Sequence[str]],
+    title: str,
+    info: Mapping[str, str] | None = None,
+    field: str | None = None,
+) -> bytes:
+    """A stamped document's bytes: the template, then each page's text, the document
+    information and a form's variant field, then the cross-reference table."""
+    out = bytearray(template.head)
+    offsets = dict(template.offsets)
+    for number, height, page_ops_ in zip(template.streams, template.heights, ops, strict=True):
+        offsets[number] = len(out)
+        frame = f"1 0 0 -1 0 {pdf_number(height)} cm 0.75 0 0 0.75 0 0 cm"
+        content = "\n".join(["Q q", frame, *page_ops_, "Q"]) if page_ops_ else "Q q Q"
+        data = zlib.compress(content.encode("latin-1"))
+        out += b"%d 0 obj\n<< /Filter /FlateDecode /Length %d >>\nstream\n" % (number, len(data))
+        out += data + b"\nendstream\nendobj\n"
+    values = {**dict(template.info_base), "/Title": title}
+    values.update({"/" + k.lstrip("/"): v for k, v in (info or {}).items()})
+    entries = [k.encode() + b" " + _pdf_string(v) for k, v in sorted(values.items())]
+    offsets[template.info] = len(out)
+    out += b"%d 0 obj\n<< " % template.info + b" ".join(entries) + b" >>\nendobj\n"
+    if template.field is not None:
+        number, chunk = template.field
+        offsets[number] = len(out)
+        out += chunk.replace(FIELD_MARK, _pdf_string(field or ""))
+    start = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % template.size
+    for number in range(1, template.size):
+        if number in offsets:
+            out += b"%010d 00000 n \n" % offsets[number]
+        else:
+            out += b"0000000000 65535 f \n"
+    digest = hashlib.md5(out, usedforsecurity=False).hexdigest().encode()
+    out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /ID [<%s> <%s>] >>\n" % (
+        template.size,
+        template.root,
+        template.info,
+        digest,
+        digest,
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % start
+    return bytes(out)
+
+
+def class_file(
+    skeleton: Skeleton,
+    fonts: Fonts,
+    copies: Sequence[Sequence[Sequence[str]]],
+    duplex: bool = False,
+) -> bytes:
+    """A PDF of the skeleton's pages (a form's print copy, without fields) once per copy, each with
+    its own operators (`bpquiz.stamp.page_ops`) written over them. All copies share the skeleton's
+    objects and the fonts, so a class file is hardly bigger than the sum of its texts. With
+    `duplex`, a copy with an odd number of pages is followed by a blank page."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+        StreamObject,
+        TextStringObject,
+    )
+
+    pdf = skeleton.printed if skeleton.printed is not None else skeleton.pdf
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    root = writer._root_object
+    for key in ("/Outlines", "/PageMode", "/Names", "/OpenAction"):
+        root.pop(NameObject(key), None)
+    font_pages = PdfReader(io.BytesIO(fonts.pdf)).pages
+    added = {
+        name: font_pages[page]["/Resources"]["/Font"].raw_get(key).clone(writer)
+        for name, (page, key) in sorted(fonts.resources.items())
+    }
+    save = StreamObject()
+    save.set_data(b"q")
+    save_ref = writer._add_object(save)
+    tree = writer._pages.get_object()
+    originals = [page.get_object() for page in tree["/Kids"]]
+    for page in originals:
+        resources = page["/Resources"]
+        if "/Font" not in resources:
+            resources[NameObject("/Font")] = DictionaryObject()
+        font_dict = resources["/Font"].get_object()
+        for name, ref in added.items():
+            font_dict[NameObject("/" + name)] = ref
+    kids = ArrayObject()
+    for copy in copies:
+        for page, ops in zip(originals, copy, strict=True):
+            new = DictionaryObject(page)
+            contents = page.raw_get("/Contents")
+            old = list(contents) if isinstance(contents, ArrayObject) else [contents]
+            if ops:
+                height = float(page["/MediaBox"][3])
+                frame = f"1 0 0 -1 0 {pdf_number(height)} cm 0.75 0 0 0.75 0 0 cm"
+                stream = StreamObject()
+                stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+                stream._data = zlib.compress("\n".join(["Q q", frame, *ops, "Q"]).encode("latin-1"))
+                old = [save_ref, *old, writer._add_object(stream)]
+            new[NameObject("/Contents")] = ArrayObject(old)
+            kids.append(writer._add_object(new))
+        if duplex and len(originals) % 2:
+            blank = DictionaryObject(
+                {
+                    NameObject("/Type"): NameObject("/Page"),
+                    NameObject("/Parent"): tree.indirect_reference,
+                    NameObject("/MediaBox"): originals[-1]["/MediaBox"],
+                    NameObject("/Resources"): DictionaryObject(),
+                }
+            )
+            kids.append(writer._add_object(blank))
+    for page in originals:
+        writer._objects[page.indirect_reference.idnum - 1] = None  # type: ignore[call-overload]
+    tree[NameObject("/Kids")] = kids
+    tree[NameObject("/Count")] = NumberObject(len(kids))
+    title = _FILLED_SLOT.sub("", skeleton.title).replace(MARK, "").rstrip(" ·")
+    writer.add_metadata({"/Title": TextStringObject(title)})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
