@@ -187,7 +187,7 @@ def _header(
         "course": options.course,
         "date": options.date,
         "code": var(variant.code, "code"),
-        # The hidden form field's value: in a skeleton the stamper fills it in (bpquiz.stamp).
+        # The hidden form field's value: in a skeleton it is stamped in (bpquiz.stamp_pdf.assemble).
         "code_field": "" if isinstance(var, Slots) else variant.code,
         "student": (
             {"name": var(student["name"], "name"), "id": var(student["id"], "name")}
