@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -129,6 +130,7 @@ def test_letter_paper(tmp_path: Path) -> None:
 
 
 def test_same_seed_gives_byte_identical_pdfs_in_separate_processes(tmp_path: Path) -> None:
+    """Laid out afresh each time (no kept skeletons: bpquiz.cache is tested on its own)."""
     outputs = []
     for run_dir in ("a", "b"):
         out = tmp_path / run_dir
@@ -137,7 +139,7 @@ def test_same_seed_gives_byte_identical_pdfs_in_separate_processes(tmp_path: Pat
                 sys.executable, "-m", "bpquiz", "generate", "--seed", "42", "--variants", "2",
                 "--out", str(out), "--keys-dir", str(tmp_path / run_dir / "keys"),
             ],
-            check=True, capture_output=True,
+            check=True, capture_output=True, env={**os.environ, "BPQUIZ_CACHE": "off"},
         )  # fmt: skip
         outputs.append({p.name: p.read_bytes() for p in sorted(out.glob("*.pdf"))})
     assert len(outputs[0]) == 6  # 2 sheets, 2 solutions, 2 class files
