@@ -17,13 +17,14 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 
 import bpquiz
@@ -156,7 +157,22 @@ def _compiled_templates() -> jinja2.BytecodeCache | None:
         (where / "jinja").mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return jinja2.FileSystemBytecodeCache(str(where / "jinja"))
+    return _KeptTemplates(str(where / "jinja"))
+
+
+class _KeptTemplates(jinja2.FileSystemBytecodeCache):
+    """A folder of compiled templates that is never an error: unreadable or unwritable, the
+    templates are compiled again."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 # --- plain data for the templates ----------------------------------------------------------
