@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from contextlib import suppress
 from importlib.metadata import version
 from pathlib import Path
 
@@ -26,12 +27,21 @@ import bpquiz
 from bpquiz.stamp import Drawing, Place, Skeleton
 from bpquiz.stamp_pdf import Face, Fonts, Glyphs, Template
 
-FORMAT = 6
+FORMAT = 7
 """Bump when the entry format or the way skeletons are made changes."""
 KEEP = 64
 """Entries kept; the least recently used beyond that are removed."""
 FONT_CACHES = (Path("/var/cache/fontconfig"), Path.home() / ".cache" / "fontconfig")
-"""fontconfig rewrites these when fonts are installed or removed."""
+"""fontconfig rewrites these when fonts are installed or removed with fc-cache."""
+FONT_FOLDERS = (
+    Path("/etc/fonts"),
+    Path("/usr/share/fonts"),
+    Path("/usr/local/share/fonts"),
+    Path.home() / ".fonts",
+    Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "fonts",
+)
+"""Where fonts and their configuration live: a font copied in changes its folder's time, before
+fontconfig has noticed it."""
 
 
 def folder() -> Path | None:
@@ -60,6 +70,9 @@ def _fonts_state() -> list[tuple[str, int, int]]:
             for path in sorted(cache.iterdir()):
                 stat = path.stat()
                 state.append((str(path), stat.st_size, stat.st_mtime_ns))
+    for top in FONT_FOLDERS:
+        for folder, _, _ in sorted(os.walk(top)):
+            state.append((folder, 0, os.stat(folder).st_mtime_ns))
     return state
 
 
@@ -94,6 +107,8 @@ def load(name: str) -> tuple[Skeleton, Fonts] | None:
         return None
     try:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        if meta["key"] != name:
+            raise ValueError("the entry was made for another key")
         for file, digest in meta["sha256"].items():
             if hashlib.sha256((entry / file).read_bytes()).hexdigest() != digest:
                 raise ValueError(f"{file} was changed")
@@ -119,7 +134,8 @@ def load(name: str) -> tuple[Skeleton, Fonts] | None:
     except (OSError, ValueError, KeyError, TypeError):
         shutil.rmtree(entry, ignore_errors=True)  # a damaged entry is made again
         return None
-    os.utime(entry)
+    with suppress(OSError):  # another run may have just pruned it: no matter
+        os.utime(entry)
     return skeleton, fonts
 
 
@@ -130,6 +146,7 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
     if where is None:
         return
     meta = {
+        "key": name,
         "places": [_place_json(p) for p in skeleton.places],
         "drawing": list(vars(skeleton.drawing).values()) if skeleton.drawing else None,
         "pages": skeleton.pages,
@@ -151,19 +168,18 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
         files["printed.pdf"] = skeleton.printed
     # Each file's digest: an entry whose files were changed or mixed up is made again.
     meta["sha256"] = {file: hashlib.sha256(data).hexdigest() for file, data in files.items()}
+    work = None
     try:
         where.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=where, prefix=".new-"))
         for file, data in files.items():
             (work / file).write_bytes(data)
         (work / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        try:
-            work.rename(where / name)
-        except OSError:  # another run kept the same skeleton meanwhile
-            shutil.rmtree(work, ignore_errors=True)
+        work.rename(where / name)
         _prune(where)
-    except OSError:
-        return
+    except OSError:  # a full disk, a read-only folder, or another run kept it meanwhile
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _prune(where: Path) -> None:

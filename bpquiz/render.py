@@ -97,6 +97,14 @@ class SheetOptions:
             raise RenderError(
                 f"{self.templates} is not a folder; write one with `bpquiz templates DIR`"
             )
+        for name in TEMPLATE_FILES if self.templates is not None else ():
+            path = self.templates / name
+            try:
+                path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise RenderError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+            except OSError:
+                continue  # a template the folder does not have comes from the defaults
 
 
 # --- templates -----------------------------------------------------------------------------

@@ -318,12 +318,21 @@ DRAWING_FACES = (
 """The drawing's regular and bold text (bpquiz.diagram writes font-family="DejaVu Sans, sans-serif")."""
 
 
+NAME_ROOM = 40
+"""The most room (in digit widths) reserved for a name: a longer one is rendered whole, where it
+wraps, rather than squeezing every student's page header and footer."""
+
+
 def reserves_for(groups: Sequence[Slots]) -> list[str]:
     """Per slot, what a group of variants' skeleton reserves: the widest of their reserves (for a
-    name, with room for one more letter, as names are measured only roughly here)."""
+    name, with room for one more letter, as names are measured only roughly here, and no wider
+    than NAME_ROOM)."""
     reserves = []
     for k, kind in enumerate(groups[0].kinds):
-        widest = max((g.reserves[k] for g in groups), key=estimated_width)
+        texts = [g.reserves[k] for g in groups]
+        if kind == "name":
+            texts = [t for t in texts if estimated_width(t) <= NAME_ROOM] or [""]
+        widest = max(texts, key=estimated_width)
         reserves.append(widest + "W" if kind == "name" and len(groups) > 1 else widest)
     return reserves
 

@@ -249,6 +249,21 @@ def test_edited_templates_are_used(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "--force" in result.output
 
 
+def test_a_template_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "t"
+    run("templates", str(folder))
+    css = folder / "bpquiz.css"
+    css.write_bytes(css.read_bytes() + "/* Prüfung */".encode("latin-1"))
+    result = CliRunner().invoke(
+        app,
+        ["generate", "--seed", "1", "--templates", str(folder), "--out", str(tmp_path / "o"),
+         "--keys-dir", str(tmp_path / "k")],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert f"{css} is not UTF-8 text" in result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output
+
+
 def test_relative_templates_folder_renders_pdf(tmp_path: Path, monkeypatch) -> None:
     # The README's own recipe: `bpquiz templates my-sheets`, then `--templates my-sheets`.
     monkeypatch.chdir(tmp_path)

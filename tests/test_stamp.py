@@ -8,6 +8,7 @@ give way to whole rendering.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -305,6 +306,23 @@ def test_a_name_too_long_for_its_field_is_rendered_whole(tmp_path: Path) -> None
     assert "Hechingen" in " ".join(words(stamped.documents[2].data, tmp_path, "long.pdf"))
 
 
+def test_a_very_long_name_leaves_the_others_page_footers_alone(tmp_path: Path) -> None:
+    """Room is reserved for names up to a length; a longer one is rendered whole (it wraps)."""
+    long = " ".join(["Abcdefgh"] * 14)
+    settings = customise("classic")
+    students = [{"id": "s1", "name": "Ann Lee"}, {"id": "s2", "name": long}]
+    variants = make_variants(settings, 7, 2, students=students)
+    stamped = stamped_documents(variants, settings, SheetOptions(), jobs=2)
+    assert stamped.rendered_whole == 2
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"],
+        input=stamped.documents[0].data,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    assert "Page 1 of 2" in text and "Page 2 of 2" in text
+
+
 def test_templates_that_copy_a_slot_elsewhere_are_rendered_whole(tmp_path: Path) -> None:
     """A teacher's template that copies the variant into the page margin with string-set (as the
     templates once did) cannot be stamped: every document is rendered whole, and right."""
@@ -379,6 +397,29 @@ def test_a_cache_entry_with_a_changed_file_is_made_again(tmp_path: Path, monkeyp
     b.write_bytes(a_bytes)
     generate(tmp_path / "second")
     assert pdf_files(tmp_path / "first") == pdf_files(tmp_path / "second")
+
+
+def test_a_cache_entry_found_under_another_name_is_made_again(tmp_path, monkeypatch) -> None:
+    """Swapped whole entries (each consistent in itself) are not used for each other."""
+    monkeypatch.setenv("BPQUIZ_CACHE", str(tmp_path / "cache"))
+    generate(tmp_path / "first")
+    a, b = skeletons(tmp_path / "cache")
+    a.rename(tmp_path / "cache" / "swap")
+    b.rename(a)
+    (tmp_path / "cache" / "swap").rename(b)
+    generate(tmp_path / "second")
+    assert pdf_files(tmp_path / "first") == pdf_files(tmp_path / "second")
+
+
+def test_a_font_copied_into_a_font_folder_changes_the_key(tmp_path, monkeypatch) -> None:
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    monkeypatch.setattr(cache, "FONT_FOLDERS", (fonts,))
+    before = cache.key("<html>", [], "", False, frozenset())
+    assert cache.key("<html>", [], "", False, frozenset()) == before
+    (fonts / "new.ttf").write_bytes(b"font")
+    os.utime(fonts, ns=(0, 10**18))  # however coarse the file system's clock
+    assert cache.key("<html>", [], "", False, frozenset()) != before
 
 
 def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch) -> None:
