@@ -686,6 +686,7 @@ def stamped_documents(
     roots = tuple(template_roots(options.templates))
     jobs = max(1, min(jobs or default_jobs(), len(variants)))
     small = len(variants) <= SMALL
+    # 1. Each variant's skeleton HTML and texts; variants with the same HTML share a skeleton.
     pieces = _chunks(variants, jobs)
     made = [
         r
@@ -704,6 +705,7 @@ def stamped_documents(
         slots[DOCUMENTS[document], index] = variant_slots
         groups.setdefault((DOCUMENTS[document], html), []).append(index)
 
+    # 2. Each group's skeleton: kept from an earlier run, or laid out now (and kept).
     specs = []
     for (document, html), members in groups.items():
         group = [slots[document, i] for i in members]
@@ -723,6 +725,7 @@ def stamped_documents(
         if result is not None:
             cache.store(name, *result)
 
+    # 3. Each variant stamped into its skeleton, the class files written; the rest rendered whole.
     done: dict[tuple[str, int], Rendered] = {}
     whole: list[tuple[str, int]] = []
     class_files: dict[str, bytes] = {}
