@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bpquiz.stamp import Skeleton
@@ -191,36 +191,46 @@ def _pdf_string(text: str) -> bytes:
     return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
 
 
-def make_template(skeleton_pdf: bytes, fonts: Fonts, field: str | None = None) -> Template:
-    """A skeleton's PDF merged with the fonts, its stamped parts left out (see Template); `field`
-    names a form's variant field."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (
-        ArrayObject,
-        DictionaryObject,
-        NameObject,
-        StreamObject,
-        TextStringObject,
-    )
+def _add_fonts(writer: Any, fonts: Fonts, pages: Sequence[Any]) -> Any:
+    """Copy the font document's fonts into `writer` and into the pages' font resources; return a
+    shared one-operator stream `q`, which each page's stamped operators (starting with `Q q`) end.
+    """
+    from pypdf import PdfReader
+    from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(skeleton_pdf)))
     font_pages = PdfReader(io.BytesIO(fonts.pdf)).pages
     added = {
         name: font_pages[page]["/Resources"]["/Font"].raw_get(key).clone(writer)
         for name, (page, key) in sorted(fonts.resources.items())
     }
-    save = StreamObject()
-    save.set_data(b"q")
-    save_ref = writer._add_object(save)
-    streams = []
-    heights: list[float] = []
-    for page in writer.pages:
+    for page in pages:
         resources = page["/Resources"]
         if "/Font" not in resources:
             resources[NameObject("/Font")] = DictionaryObject()
         font_dict = resources["/Font"].get_object()
         for name, ref in added.items():
             font_dict[NameObject("/" + name)] = ref
+    save = StreamObject()
+    save.set_data(b"q")
+    return writer._add_object(save)
+
+
+def make_template(skeleton_pdf: bytes, fonts: Fonts, field: str | None = None) -> Template:
+    """A skeleton's PDF merged with the fonts, its stamped parts left out (see Template); `field`
+    names a form's variant field."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        NameObject,
+        StreamObject,
+        TextStringObject,
+    )
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(skeleton_pdf)))
+    save_ref = _add_fonts(writer, fonts, [page.get_object() for page in writer.pages])
+    streams = []
+    heights: list[float] = []
+    for page in writer.pages:
         contents = page.raw_get("/Contents")
         old = list(contents) if isinstance(contents, ArrayObject) else [contents]
         placeholder = writer._add_object(StreamObject())
@@ -344,23 +354,9 @@ def class_file(
     root = writer._root_object
     for key in ("/Outlines", "/PageMode", "/Names", "/OpenAction"):
         root.pop(NameObject(key), None)
-    font_pages = PdfReader(io.BytesIO(fonts.pdf)).pages
-    added = {
-        name: font_pages[page]["/Resources"]["/Font"].raw_get(key).clone(writer)
-        for name, (page, key) in sorted(fonts.resources.items())
-    }
-    save = StreamObject()
-    save.set_data(b"q")
-    save_ref = writer._add_object(save)
     tree = writer._pages.get_object()
     originals = [page.get_object() for page in tree["/Kids"]]
-    for page in originals:
-        resources = page["/Resources"]
-        if "/Font" not in resources:
-            resources[NameObject("/Font")] = DictionaryObject()
-        font_dict = resources["/Font"].get_object()
-        for name, ref in added.items():
-            font_dict[NameObject("/" + name)] = ref
+    save_ref = _add_fonts(writer, fonts, originals)
     kids = ArrayObject()
     for copy in copies:
         for page, ops in zip(originals, copy, strict=True):
