@@ -436,7 +436,10 @@ def solution_context(
                     "symbol": step["symbol"],
                     "formula": step["formula"],
                     # The numbers: "= substituted = result", broken into lines where long.
-                    "working": [var(line, "working") for line in _working_lines(working)],
+                    "working": [
+                        var(line, "working")
+                        for line in _working_lines(working, NOTE.format(step["result"]))
+                    ],
                     "substituted": substituted,
                     "result": step["result"],
                     # Room for a note on every step, so that the layout is the same whether a
@@ -488,24 +491,33 @@ def solution_context(
 WORKING_LINE = 70
 """How long a worked line may grow (in digit widths, `bpquiz.stamp.estimated_width`, of its widest
 form) before it is broken: a line of the solution holds about 80."""
+LINE_WITH_NOTE = 80
+"""How long the last line with its note may be, the note counted at its smaller size (measured:
+up to 79 fits on A4, from 85 on the note wraps)."""
+NOTE_SIZE = 8 / 9.5
+"""A note's size beside the solution's text (templates/bpquiz.css: --small-size, --body-size)."""
 
 
-def _working_lines(working: str) -> list[str]:
-    """A worked line broken before its + and − terms (and =) where it would not fit on one line.
+def _working_lines(working: str, note: str) -> list[str]:
+    """A worked line broken before its + and − terms (and =) where it would not fit on one line,
+    and before its "= result" where the result and its possible `note` would not fit after it.
 
-    The breaks follow the line's widest form (bpquiz.stamp.room_for), so they are the same for
-    every variant of a preset, and the same whether the sheet is stamped or rendered whole.
+    The breaks follow the widest forms (bpquiz.stamp.room_for), so they are the same for every
+    variant of a preset, and the same whether the sheet is stamped or rendered whole.
     """
-    lines: list[str] = []
+    lines: list[list[str]] = []
     for piece in re.split(r" (?=[+−=] )", working):
-        candidate = f"{lines[-1]} {piece}" if lines else piece
-        if lines and estimated_width(room_for(candidate, "working")) > WORKING_LINE:
-            lines.append(piece)
-        elif lines:
-            lines[-1] = candidate
+        candidate = " ".join([*lines[-1], piece]) if lines else piece
+        if lines and estimated_width(room_for(candidate, "working")) <= WORKING_LINE:
+            lines[-1].append(piece)
         else:
-            lines.append(piece)
-    return lines
+            lines.append([piece])
+    last = " ".join(lines[-1])
+    with_note = estimated_width(room_for(last, "working")) + 0.5
+    with_note += estimated_width(room_for(note, "number")) * NOTE_SIZE
+    if len(lines[-1]) > 1 and with_note > LINE_WITH_NOTE:
+        lines.append([lines[-1].pop()])
+    return [" ".join(line) for line in lines]
 
 
 def _marking_lines(answers: Sequence[dict[str, Any]]) -> list[str]:
