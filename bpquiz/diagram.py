@@ -8,7 +8,6 @@ carry the numbers. A label never overlaps another label, a neuron or a text besi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -16,7 +15,7 @@ from html import escape
 from bpquiz.functions import number_text
 from bpquiz.notation import Notation, Symbol
 from bpquiz.solution import Solution
-from bpquiz.stamp import Slots, SvgText
+from bpquiz.stamp import DRAWING_FONT, Slots, SvgText, room_for
 
 RADIUS = 17
 COLUMN_GAP = 160
@@ -60,22 +59,12 @@ STYLE.update(
         for kind, (fill, size, bold) in TEXT.items()
     }
 )
-SKELETON_NUMBER = "−0.00"
-"""In a skeleton, room for a number is never less than this (the widest given numbers drawn)."""
-_NUMBER = re.compile(r"−?\d+(?:\.\d+)?")
 
 
 def room(text: str) -> int:
-    """A skeleton's length of a text: each number counted with a sign, and never shorter than
-    SKELETON_NUMBER, so that every variant's numbers fit the same drawing."""
-    return len(
-        _NUMBER.sub(
-            lambda m: (
-                "0" * max(len(m.group()), len(m.group().lstrip("−")) + 1, len(SKELETON_NUMBER))
-            ),
-            text,
-        )
-    )
+    """A skeleton's length of a text: its widest form (bpquiz.stamp.room_for), so that every
+    variant's numbers fit the same drawing."""
+    return len(room_for(text, "number"))
 
 
 Emit = Callable[[float, float, str, str, str], str]
@@ -290,7 +279,7 @@ def network_svg(
             f'<svg xmlns="http://www.w3.org/2000/svg" class="network" width="{width:.0f}" '
             f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
             # aria-label, not <title>: WeasyPrint spends as long on a <title> as on a dozen labels.
-            f'font-family="DejaVu Sans, sans-serif" aria-label="{escape(caption)}">',
+            f'font-family="{", ".join(DRAWING_FONT)}" aria-label="{escape(caption)}">',
             '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" '
             f'markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" {STYLE["arrowhead"]}/>'
             "</marker></defs>",

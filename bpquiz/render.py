@@ -692,7 +692,7 @@ def stamped_documents(
     rendered whole.
     """
     from bpquiz import cache
-    from bpquiz.stamp import extra_chars, fill_reserves, reserves_for
+    from bpquiz.stamp import extra_chars, fill_reserves, fill_title, reserves_for
     from bpquiz.stamp_pdf import class_file
 
     roots = tuple(template_roots(options.templates))
@@ -776,12 +776,15 @@ def stamped_documents(
         if len(variants) == 1:
             continue
         if len(members) == len(variants) and len(copies) == len(variants):
-            class_files[document] = class_file(skeleton, fonts, copies, duplex)
+            class_files[document] = class_file(
+                skeleton, fonts, copies, fill_title(skeleton.title, {}), duplex
+            )
         elif skeleton.printed is not None:
             # The class file will be joined from each student's print copy.
             for i in members:
                 if (document, i) in done:
-                    printed = class_file(skeleton, fonts, [copies.pop(0)])
+                    title = fill_title(skeleton.title, dict(enumerate(slots[document, i].texts)))
+                    printed = class_file(skeleton, fonts, [copies.pop(0)], title)
                     done[document, i] = dataclasses.replace(done[document, i], printed=printed)
     whole_tasks = [(d, variants[i], settings, options, "pdf", True) for d, i in sorted(whole)]
     for (d, i), rendered in zip(
@@ -873,19 +876,15 @@ def render_exam(
     if fmt not in FORMATS:
         raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
     options.check(variants[0].problem.depth)
-    class_set = len(variants) > 1
     results: list[Rendered] = []
     class_files: dict[str, bytes] = {}
     if fmt == "pdf":
         stamped = stamped_documents(variants, settings, options, jobs, progress, duplex)
         results, class_files = stamped.documents, stamped.class_files
-    else:
-        tasks = [(d, v, settings, options, fmt, class_set) for v in variants for d in DOCUMENTS]
-        # HTML takes milliseconds a document: worker processes (and WeasyPrint) would cost more.
-        for rendered in in_workers(_render_task, tasks, 1 if fmt == "html" else jobs):
-            results.append(rendered)
-            if progress and rendered.document == "solution":
-                progress(len(results) // len(DOCUMENTS), len(variants))
+    else:  # HTML takes milliseconds a document, here in this process
+        results = [
+            render_document(d, v, settings, options, fmt) for v in variants for d in DOCUMENTS
+        ]
 
     files = ExamFiles()
     for rendered in results:

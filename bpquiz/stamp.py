@@ -29,8 +29,11 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from bpquiz.stamp_pdf import MARK, Face, Fonts, Template, font_document, make_template, pdf_number
+from bpquiz.stamp_pdf import Face, Fonts, Template, font_document, make_template, pdf_number
 
+MARK = "\u2063"
+"""Starts every reserve text (U+2063, invisible separator): found outside its slot, it shows that
+the template copied a slot's text somewhere stamping cannot reach."""
 SLOT = "bq-slot"
 RESERVE = "bq-reserve"
 SLOT_CSS = f"""
@@ -151,8 +154,10 @@ def fill_reserves(skeleton_html: str, reserves: Sequence[str]) -> str:
 
 
 def fill_title(title: str, texts: Mapping[int, str]) -> str:
-    """A skeleton's document title (slots written out as markup) with a variant's texts."""
-    return _FILLED_SLOT.sub(lambda m: texts.get(int(m.group(1)), ""), title).replace(MARK, "")
+    """A skeleton's document title (slots written out as markup) with a variant's texts; without
+    them, the title with its variable part left out (for a class file)."""
+    filled = _FILLED_SLOT.sub(lambda m: texts.get(int(m.group(1)), ""), title).replace(MARK, "")
+    return filled if texts else filled.rstrip(" ·")
 
 
 _SIMPLE_RANGES = (
@@ -311,11 +316,12 @@ def layout_places(document: object) -> tuple[list[Place], Drawing | None, bool]:
     return places, drawing, sound
 
 
+DRAWING_FONT = ("DejaVu Sans", "sans-serif")
+"""The drawing's font family (bpquiz.diagram): its text is stamped in this face, regular and bold."""
 DRAWING_FACES = (
-    Face(("DejaVu Sans", "sans-serif"), 400, "normal", "normal"),
-    Face(("DejaVu Sans", "sans-serif"), 700, "normal", "normal"),
+    Face(DRAWING_FONT, 400, "normal", "normal"),
+    Face(DRAWING_FONT, 700, "normal", "normal"),
 )
-"""The drawing's regular and bold text (bpquiz.diagram writes font-family="DejaVu Sans, sans-serif")."""
 
 
 NAME_ROOM = 40

@@ -24,12 +24,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bpquiz.stamp import Skeleton
 
-MARK = "\u2063"
-"""Marks the start of a slot's reserve text (bpquiz.stamp)."""
-_FILLED_SLOT = re.compile(
-    r'<span class="bq-slot" data-slot="\d+">(?:<span class="bq-reserve">.*?</span>)?</span>'
-)
-
 
 @dataclass(frozen=True)
 class Face:
@@ -187,6 +181,13 @@ FIELD_MARK = b"(BQVARIANTVALUE)"
 """Letters only: pypdf writes other characters of a string as octal escapes."""
 
 
+def _page_text(height: float, ops: Sequence[str]) -> bytes:
+    """A page's stamped operators as a compressed stream body: in CSS px from the top-left, as
+    WeasyPrint draws (its own content is saved before, with a stream `q`, and restored here)."""
+    frame = f"1 0 0 -1 0 {pdf_number(height)} cm 0.75 0 0 0.75 0 0 cm"
+    return zlib.compress("\n".join(["Q q", frame, *ops, "Q"]).encode("latin-1"))
+
+
 def _pdf_string(text: str) -> bytes:
     return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
 
@@ -296,9 +297,7 @@ def assemble(
     offsets = dict(template.offsets)
     for number, height, page_ops_ in zip(template.streams, template.heights, ops, strict=True):
         offsets[number] = len(out)
-        frame = f"1 0 0 -1 0 {pdf_number(height)} cm 0.75 0 0 0.75 0 0 cm"
-        content = "\n".join(["Q q", frame, *page_ops_, "Q"]) if page_ops_ else "Q q Q"
-        data = zlib.compress(content.encode("latin-1"))
+        data = _page_text(height, page_ops_)
         out += b"%d 0 obj\n<< /Filter /FlateDecode /Length %d >>\nstream\n" % (number, len(data))
         out += data + b"\nendstream\nendobj\n"
     values = {**dict(template.info_base), "/Title": title}
@@ -333,6 +332,7 @@ def class_file(
     skeleton: Skeleton,
     fonts: Fonts,
     copies: Sequence[Sequence[Sequence[str]]],
+    title: str,
     duplex: bool = False,
 ) -> bytes:
     """A PDF of the skeleton's pages (a form's print copy, without fields) once per copy, each with
@@ -364,11 +364,9 @@ def class_file(
             contents = page.raw_get("/Contents")
             old = list(contents) if isinstance(contents, ArrayObject) else [contents]
             if ops:
-                height = float(page["/MediaBox"][3])
-                frame = f"1 0 0 -1 0 {pdf_number(height)} cm 0.75 0 0 0.75 0 0 cm"
                 stream = StreamObject()
                 stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-                stream._data = zlib.compress("\n".join(["Q q", frame, *ops, "Q"]).encode("latin-1"))
+                stream._data = _page_text(float(page["/MediaBox"][3]), ops)
                 old = [save_ref, *old, writer._add_object(stream)]
             new[NameObject("/Contents")] = ArrayObject(old)
             kids.append(writer._add_object(new))
@@ -386,7 +384,6 @@ def class_file(
         writer._objects[page.indirect_reference.idnum - 1] = None  # type: ignore[call-overload]
     tree[NameObject("/Kids")] = kids
     tree[NameObject("/Count")] = NumberObject(len(kids))
-    title = _FILLED_SLOT.sub("", skeleton.title).replace(MARK, "").rstrip(" ·")
     writer.add_metadata({"/Title": TextStringObject(title)})
     out = io.BytesIO()
     writer.write(out)
