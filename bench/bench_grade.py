@@ -18,20 +18,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from bpquiz.exam import write_exam
-from bpquiz.generate import customise
-from bpquiz.grade import grade_paths
-from bpquiz.key import open_keys
-from bpquiz.marking import FollowThrough, markers
+from bpquiz.api import generate_exam
+from bpquiz.exercises.draw import customise
+from bpquiz.exercises.key import open_keys
+from bpquiz.grading.batch import grade_paths
+from bpquiz.grading.marking import FollowThrough, markers
 
 
 def make_class(root: Path, count: int) -> tuple[Path, Path]:
     """A classic exam with 20 variants and `count` filled-in answer files: most answers right,
     some typed with a decimal comma or a Unicode minus, some wrong, some missing."""
     settings = customise("classic")
-    variants, written = write_exam(
-        settings, 42, 20, None, "bench", root / "answer_keys", root / "exams" / "bench"
+    written = generate_exam(
+        settings, 42, 20, name="bench", keys_dir=root / "answer_keys", out_dir=root / "exams"
     )
+    variants = written.variants
     folder = root / "class"
     folder.mkdir()
     rule = settings.rounding

@@ -21,8 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bpquiz.generate import customise, make_variants
-from bpquiz.render import SheetOptions, default_jobs, render_exam
+from bpquiz.exercises.draw import customise, make_variants
+from bpquiz.sheets.render import SheetRequest, render_exam
+from bpquiz.sheets.workers import default_jobs
 
 
 def class_set(count: int, jobs: int) -> None:
@@ -34,9 +35,8 @@ def class_set(count: int, jobs: int) -> None:
         for state in ("empty cache", "warm cache"):
             with tempfile.TemporaryDirectory() as tmp:
                 start = time.perf_counter()
-                files = render_exam(
-                    variants, settings, SheetOptions(), Path(tmp), "bench", jobs=jobs
-                )
+                request = SheetRequest(jobs=jobs)
+                files = render_exam(variants, settings, request, Path(tmp), "bench")
                 elapsed = time.perf_counter() - start
             print(
                 f"  {state + ':':<15} {elapsed:.2f} s in all (with the two class PDFs), "

@@ -1,18 +1,43 @@
-"""The `bpquiz` command line: parse, call the library, print. Heavy imports happen inside commands."""
+"""The `bpquiz` command line: parse, call the library (bpquiz.api), print.
+
+Every error a user can fix is a BpquizError; `BpquizCommand` turns it into one `Error: …` line and
+exit code 1 (an OptionError into a bad-parameter usage error, exit code 2), in one place. Heavy imports happen
+inside commands, so `bpquiz --help` and `bpquiz grade` stay quick.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand
 
 from bpquiz import __version__
+from bpquiz.errors import BpquizError, OptionError
+from bpquiz.exercises.key import DEFAULT_KEYS_DIR
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class BpquizCommand(TyperCommand):
+    """A command whose BpquizErrors become one line on stderr and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OptionError as exc:
+            raise typer.BadParameter(str(exc), ctx=ctx) from None
+        except BpquizError as exc:
+            err.print(f"Error: {exc}", markup=False)
+            raise typer.Exit(code=1) from None
+
 
 app = typer.Typer(
     help="Backpropagation exercises with exact worked solutions, exam sheets and fair marking.",
@@ -21,17 +46,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class UserError(Exception):
-    """Anything the user can fix: shown as one 'Error: …' line, exit code 1."""
-
-
-def fail(message: str) -> typer.Exit:
-    err.print(f"Error: {message}", markup=False)
-    return typer.Exit(code=1)
+command = app.command
 
 
 def _version(value: bool) -> None:
@@ -49,28 +64,13 @@ def _root(
     """Backpropagation exercises with exact worked solutions, exam sheets and fair marking."""
 
 
-def _rounding(decimals: int | None, sigfigs: int | None):
-    from bpquiz.rounding import Mode, Rounding
-
-    if decimals is not None and sigfigs is not None:
-        raise typer.BadParameter("give either --decimals or --sigfigs, not both")
-    try:
-        if sigfigs is not None:
-            return Rounding(Mode.SIGFIGS, sigfigs)
-        return Rounding(Mode.DECIMALS, 4 if decimals is None else decimals)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-
-def _int_list(text: str | None, option: str) -> list[int] | None:
+def _int_list(text: str | None) -> list[int] | None:
     if text is None:
         return None
     try:
         return [int(part) for part in text.replace(" ", "").split(",")]
     except ValueError:
-        raise typer.BadParameter(
-            f"expected comma-separated numbers like 2,3,2, got '{text}'"
-        ) from None
+        raise OptionError(f"expected comma-separated numbers like 2,3,2, got '{text}'") from None
 
 
 def _word_list(text: str | None) -> list[str] | None:
@@ -85,7 +85,7 @@ Sigfigs = Annotated[
 ]
 
 
-@app.command()
+@command(cls=BpquizCommand)
 def generate(
     seed: Annotated[
         int | None,
@@ -118,9 +118,7 @@ def generate(
     name: Annotated[
         str | None, typer.Option(help="Exam name, used for file names (default: PRESET-SEED).")
     ] = None,
-    keys_dir: Annotated[Path, typer.Option(help="Where the answer key goes.")] = Path(
-        "answer_keys"
-    ),
+    keys_dir: Annotated[Path, typer.Option(help="Where the answer key goes.")] = DEFAULT_KEYS_DIR,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -149,9 +147,7 @@ def generate(
             help="Folder of edited templates (see `bpquiz templates`).",
         ),
     ] = None,
-    title: Annotated[
-        str, typer.Option(help="Title printed on every sheet.")
-    ] = "Backpropagation exercise",
+    title: Annotated[str | None, typer.Option(help="Title printed on every sheet.")] = None,
     course: Annotated[str, typer.Option(help="Course line under the title.")] = "",
     date: Annotated[str, typer.Option(help="Exam date as printed, e.g. '12 March 2026'.")] = "",
     fillable: Annotated[
@@ -163,80 +159,66 @@ def generate(
 
     Example: bpquiz generate --seed 42 --preset xor --variants 30 --course "COMP 442" --duplex
     """
-    from bpquiz import generate as gen
-    from bpquiz.exam import ExamError, SheetRequest, write_exam
-    from bpquiz.render import FORMATS, PAPERS, SheetOptions
-    from bpquiz.roster import RosterError, load_roster
-    from bpquiz.spec import SpecError
+    from bpquiz.api import generate_exam
+    from bpquiz.exercises import draw
+    from bpquiz.exercises.roster import load_roster
+    from bpquiz.maths.rounding import rule
+    from bpquiz.sheets.options import DEFAULT_TITLE, FORMATS, PAPERS, SheetOptions
+    from bpquiz.sheets.render import SheetRequest
 
     if output_format not in FORMATS:
         raise typer.BadParameter(f"expected {' or '.join(FORMATS)}", param_hint="--format")
     if paper not in PAPERS:
         raise typer.BadParameter(f"expected {' or '.join(PAPERS)}", param_hint="--paper")
-    rounding = _rounding(decimals, sigfigs)
-    try:
-        settings = gen.customise(
-            preset,
-            layers=_int_list(layers, "--layers"),
-            activations=_word_list(activation),
-            loss=loss,
-            learning_rate=lr,
-            batch=batch,
-            bias=bias,
-            rounding=rounding,
-            asked=_word_list(ask),
-        )
-    except SpecError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    settings = draw.customise(
+        preset,
+        layers=_int_list(layers),
+        activations=_word_list(activation),
+        loss=loss,
+        learning_rate=lr,
+        batch=batch,
+        bias=bias,
+        rounding=rule(decimals, sigfigs),
+        asked=_word_list(ask),
+    )
     if roster is not None and variants != 1:
-        raise typer.BadParameter("give --variants or --roster (one variant per student), not both")
-    try:
-        students = load_roster(roster) if roster else None
-    except RosterError as exc:
-        raise fail(str(exc)) from None
-
+        raise OptionError("give --variants or --roster (one variant per student), not both")
+    students = load_roster(roster) if roster else None
     fresh = seed is None
     if seed is None:
-        seed = gen.fresh_seed()
-    name = name or f"{settings.preset}-{seed}"
-    if not _safe_name(name):
+        seed = draw.fresh_seed()
+    if name is not None and not _safe_name(name):
         raise typer.BadParameter(
             "use letters, digits, '-', '_' and '.' only (it becomes a file name)",
             param_hint="--name",
         )
-    request = SheetRequest(
-        SheetOptions(title, course, date, notation, paper, templates, fillable),
-        output_format,
-        duplex,
-        jobs,
+    options = SheetOptions(
+        title or DEFAULT_TITLE, course, date, notation, paper, templates, fillable
     )
     count = len(students) if students else variants
-    try:
-        with _progress_bar(count > 1, "Rendering sheets") as progress:
-            request = replace(request, progress=progress)
-            drawn, written = write_exam(
-                settings,
-                seed,
-                variants,
-                students,
-                name,
-                keys_dir,
-                out_dir or Path("exams") / name,
-                force,
-                request,
-            )
-    except (SpecError, ExamError) as exc:
-        raise fail(str(exc)) from None
+    with _progress_bar(count > 1, "Rendering sheets") as progress:
+        request = SheetRequest(options, output_format, duplex, jobs, progress)
+        exam = generate_exam(
+            settings,
+            seed,
+            variants,
+            students=students,
+            name=name,
+            keys_dir=keys_dir,
+            out_dir=out_dir,
+            force=force,
+            sheets=request,
+        )
 
     if fresh:
         out.print(f"Seed {seed} (drawn fresh; it is stored in the key).")
-    count = len(drawn)
-    codes = ", ".join(v.code for v in drawn[:5]) + (" …" if count > 5 else "")
+    count = len(exam.variants)
+    codes = ", ".join(v.code for v in exam.variants[:5]) + (" …" if count > 5 else "")
     out.print(f"{count} variant{'s' * (count != 1)} of '{settings.preset}' ({codes})")
-    out.print(f"Answer key:        {written.key}")
-    count = len(written.answers)
-    out.print(f"Answer templates:  {written.answers[0].parent}/ ({count} file{'s' * (count != 1)})")
-    sheets = written.sheets
+    out.print(f"Answer key:        {exam.key}")
+    count = len(exam.answers)
+    out.print(f"Answer templates:  {exam.answers[0].parent}/ ({count} file{'s' * (count != 1)})")
+    sheets = exam.sheets
     if sheets is not None:
         kind = output_format.upper()
         out.print(
@@ -250,7 +232,7 @@ def generate(
 
 
 @contextmanager
-def _progress_bar(show: bool, description: str):
+def _progress_bar(show: bool, description: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress callback (done, total) drawing a bar on stderr, or None when not worth one."""
     if not show:
         yield None
@@ -277,7 +259,7 @@ def _safe_name(name: str) -> bool:
     return bool(name) and name[0] not in ".-" and all(c.isalnum() or c in "-_." for c in name)
 
 
-@app.command()
+@command(cls=BpquizCommand)
 def solve(
     spec: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Problem spec (JSON).")],
     as_json: Annotated[
@@ -291,61 +273,43 @@ def solve(
 
     Example: bpquiz solve textbook-example.json --decimals 3
     """
-    from bpquiz.generate import Settings
-    from bpquiz.key import dumps, problem_entry
-    from bpquiz.notation import make_notation
-    from bpquiz.solution import Solution
-    from bpquiz.spec import SpecError, load_problem
+    from bpquiz.api import solve as solve_problem
+    from bpquiz.exercises.key import dumps
+    from bpquiz.maths.rounding import rule
 
-    rounding = _rounding(decimals, sigfigs)
-    try:
-        problem = load_problem(spec)
-        solution = Solution(problem)
-    except SpecError as exc:
-        raise fail(str(exc)) from None
-    except ValueError as exc:
-        raise fail(f"{spec}: {exc}") from None
-    try:
-        chosen = make_notation(notation, problem.depth, problem.examples)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--notation") from None
-
+    rounding = rule(decimals, sigfigs)
+    solved = solve_problem(spec, rounding)
+    sections = solved.sections(notation)
     if as_json:
-        settings = Settings(
-            "spec", str(spec), problem.layers, problem.activations, rounding=rounding
-        )
-        sys.stdout.write(dumps(problem_entry(solution, settings)))
+        sys.stdout.write(dumps(solved.key_entry()))
         return
+    problem = solved.solution.problem
     out.print(
         f"[bold]{spec}[/bold]: layers {'-'.join(map(str, problem.layers))}, "
         f"{', '.join(problem.activations)}, loss {problem.loss}, η = {problem.learning_rate:g}; "
         f"answers to {rounding.describe()}"
     )
-    for title, quantities in solution.sections():
+    for title, steps in sections:
         out.print(f"\n[bold underline]{title}[/bold underline]")
-        for q in quantities:
-            step = solution.step(q.id, chosen, rounding)
-            line = f"{step['symbol']} = {step['formula']}"
-            if step["substituted"] != step["result"]:
-                line += f" = {step['substituted']}"
-            note = f" {step['result_note']}" if step["result_note"] else ""
-            out.print(f"  {line} = [bold]{step['result']}[/bold]{note}   [dim]({q.id})[/dim]")
+        for step in steps:
+            note = f" {step.note}" if step.note else ""
+            out.print(f"  {step.equation} {step.working}{note}   ({step.id})", markup=False)
 
 
-@app.command()
+@command(cls=BpquizCommand)
 def presets() -> None:
     """List the kinds of exercise `bpquiz generate --preset NAME` draws.
 
     Example: bpquiz presets
     """
-    from bpquiz.generate import PRESETS
+    from bpquiz.exercises.draw import PRESETS
 
     width = max(map(len, PRESETS))
     for name, settings in PRESETS.items():
         out.print(f"{name:<{width}}  {settings.description}")
 
 
-@app.command(name="templates")
+@command(name="templates", cls=BpquizCommand)
 def copy_templates(
     folder: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write the copy into.")],
     force: Annotated[bool, typer.Option(help="Overwrite template files already there.")] = False,
@@ -354,22 +318,19 @@ def copy_templates(
 
     Example: bpquiz templates my-sheets && bpquiz generate --seed 42 --templates my-sheets
     """
-    from bpquiz.render import RenderError
-    from bpquiz.render import copy_templates as copy
+    from bpquiz.sheets.templates import copy_templates as copy
 
     try:
         written = copy(folder, force=force)
-    except RenderError as exc:
-        raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"cannot write into {folder}: {exc.strerror}") from None
+        raise BpquizError(f"cannot write into {folder}: {exc.strerror}") from None
     out.print(
         f"Wrote {len(written)} template files to {folder}/ ({', '.join(p.name for p in written)})."
     )
     out.print(f"Edit them, then: bpquiz generate … --templates {folder}")
 
 
-@app.command()
+@command(cls=BpquizCommand)
 def grade(
     paths: Annotated[
         list[Path],
@@ -456,43 +417,14 @@ def grade(
 
     Example: bpquiz grade submissions/ --csv grades.csv --feedback feedback/ --summary class.pdf
     """
-    from bpquiz.compare import Comparison, Model
+    from bpquiz.api import grade as grade_answers
     from bpquiz.files import write_atomic
-    from bpquiz.grade import grade_paths
-    from bpquiz.grade_report import gradebook_csv, print_report, results_json
-    from bpquiz.key import KeyFileError, open_keys
-    from bpquiz.marking import FollowThrough, markers
+    from bpquiz.grading.compare import Comparison
+    from bpquiz.grading.report import gradebook_csv, print_report, results_json
 
-    try:
-        credit = FollowThrough(follow_through)
-    except ValueError:
-        raise typer.BadParameter(
-            "expected full, half or off", param_hint="--follow-through"
-        ) from None
     if key is not None and keys_dir is not None:
         raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
-    chosen = [
-        o
-        for o, v in [
-            ("--atol/--rtol", atol if atol is not None else rtol),
-            ("--sigfigs", sigfigs),
-            ("--decimals", decimals),
-        ]
-        if v is not None
-    ]
-    if len(chosen) > 1:
-        raise typer.BadParameter(f"choose one way to compare: {' or '.join(chosen)}")
-    try:
-        if sigfigs is not None:
-            comparison = Comparison(Model.SIGFIGS, digits=sigfigs)
-        elif decimals is not None:
-            comparison = Comparison(Model.DECIMALS, digits=decimals)
-        elif atol is not None or rtol is not None:
-            comparison = Comparison(Model.TOLERANCE, atol=atol or 0.0, rtol=rtol or 0.0)
-        else:
-            comparison = Comparison()
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    comparison = Comparison.from_options(atol, rtol, sigfigs, decimals)
     if csv_path is not None and (
         csv_path.suffix.lower() == ".json"
         or any(
@@ -511,12 +443,14 @@ def grade(
             "give a .pdf or .html file name (or - for the terminal only)", param_hint="--summary"
         )
 
-    try:
-        keys = open_keys(key, keys_dir)
-    except KeyFileError as exc:
-        raise fail(str(exc)) from None
-    report = grade_paths(paths, keys, comparison, markers(credit), jobs=jobs)
-
+    report, keys = grade_answers(
+        paths,
+        key=key,
+        keys_dir=keys_dir,
+        comparison=comparison,
+        follow_through=follow_through,
+        jobs=jobs,
+    )
     for problem in report.errors:
         err.print(f"Error: {problem.file}: {problem.error}", markup=False)
     if as_json:
@@ -527,7 +461,7 @@ def grade(
         try:
             write_atomic(csv_path, gradebook_csv(report))
         except OSError as exc:
-            raise fail(f"cannot write {csv_path}: {exc.strerror or exc}") from None
+            raise BpquizError(f"cannot write {csv_path}: {exc.strerror or exc}") from None
         if not as_json:
             out.print(f"Gradebook: {csv_path}", markup=False)
     _class_outputs(report, keys, feedback_dir, summary_path, as_json)
@@ -535,16 +469,16 @@ def grade(
         raise typer.Exit(code=1)
 
 
-def _class_outputs(report, keys, feedback_dir: Path | None, summary: Path | None, quiet: bool):
+def _class_outputs(
+    report: Any, keys: Any, feedback_dir: Path | None, summary: Path | None, quiet: bool
+) -> None:
     """--feedback and --summary: sheets per student, the class analysis (stdout stays JSON-only
     with --json, so the analysis goes to stderr then)."""
     if feedback_dir is None and summary is None:
         return  # and nothing of the rendering code is imported
-    from bpquiz.render import RenderError
-
     try:
         if feedback_dir is not None:
-            from bpquiz.feedback import write_feedback
+            from bpquiz.grading.feedback import write_feedback
 
             written = write_feedback(report, keys, feedback_dir)
             if not quiet:
@@ -553,17 +487,17 @@ def _class_outputs(report, keys, feedback_dir: Path | None, summary: Path | None
                     f"Feedback sheets: {feedback_dir}/ ({n} file{'s' * (n != 1)})", markup=False
                 )
         if summary is not None:
-            from bpquiz.summary import class_summary, print_summary, write_summary
+            from bpquiz.grading.summary import class_summary, print_summary, write_summary
 
             print_summary(class_summary(report), err if quiet else out)
             if str(summary) != "-":
                 write_summary(report, summary)
                 if not quiet:
                     out.print(f"Class analysis: {summary}", markup=False)
-    except RenderError as exc:
-        raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}") from None
+        raise BpquizError(
+            f"cannot write {exc.filename or 'the report'}: {exc.strerror or exc}"
+        ) from None
 
 
 def main() -> None:

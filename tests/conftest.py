@@ -1,4 +1,4 @@
-"""Every test run keeps its skeletons (bpquiz.cache) in a folder of its own, never the user's."""
+"""Every test run keeps its skeletons (bpquiz.sheets.stamping.cache) in a folder of its own, never the user's."""
 
 from __future__ import annotations
 

@@ -12,13 +12,13 @@ import pytest
 from test_marking import consistent, makes
 from typer.testing import CliRunner
 
+from bpquiz.api import generate_exam
 from bpquiz.cli import app
-from bpquiz.exam import write_exam
-from bpquiz.feedback import feedback_paths, safe_stem
-from bpquiz.generate import customise
-from bpquiz.grade import Item, Report, Result, Status
-from bpquiz.mistakes import CATALOGUE
-from bpquiz.summary import class_summary, histogram_chart, quantity_chart
+from bpquiz.exercises.draw import customise
+from bpquiz.grading.feedback import feedback_paths, safe_stem
+from bpquiz.grading.items import Item, Report, Result, Status
+from bpquiz.grading.summary import class_summary, histogram_chart, quantity_chart
+from bpquiz.maths.mistakes import CATALOGUE
 
 runner = CliRunner()
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler")
@@ -36,9 +36,16 @@ def klass(tmp_path_factory):
     and carries it through, one is all right, one (with a hostile id) used t − y."""
     root = tmp_path_factory.mktemp("class")
     settings = customise("classic")
-    variants, written = write_exam(
-        settings, 42, 2, None, "classic-42", root / "answer_keys", root / "exams"
+    written = generate_exam(
+        settings,
+        42,
+        2,
+        students=None,
+        name="classic-42",
+        keys_dir=root / "answer_keys",
+        out_dir=root / "exams",
     )
+    variants = written.variants
     folder = root / "in"
     folder.mkdir()
     students = [

@@ -339,7 +339,7 @@ def test_a_failed_render_leaves_no_key_and_a_filled_template_is_kept(tmp_path, m
     ],
 )
 def test_roster_as_spreadsheets_save_it(tmp_path, monkeypatch, content, encoding):
-    from bpquiz.roster import load_roster
+    from bpquiz.exercises.roster import load_roster
 
     (tmp_path / "r.csv").write_bytes(content.encode(encoding))
     assert load_roster(tmp_path / "r.csv") == [

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from bpquiz.answers import AnswersError
+from bpquiz.api import generate_exam
 from bpquiz.cli import app
-from bpquiz.csv_answers import BadRow, Row, column_letter, parse_table
-from bpquiz.exam import write_exam
-from bpquiz.generate import customise
+from bpquiz.exercises.draw import customise
+from bpquiz.grading.readers.sheet import AnswersError
+from bpquiz.grading.readers.spreadsheet import BadRow, Row, column_letter, parse_table
 
 runner = CliRunner()
 
@@ -24,9 +24,16 @@ runner = CliRunner()
 def exam(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     root = tmp_path_factory.mktemp("csv")
     settings = customise("classic")
-    variants, written = write_exam(
-        settings, 42, 3, None, "classic-42", root / "keys", root / "exams"
+    written = generate_exam(
+        settings,
+        42,
+        3,
+        students=None,
+        name="classic-42",
+        keys_dir=root / "keys",
+        out_dir=root / "exams",
     )
+    variants = written.variants
     rule = settings.rounding
     typed = {
         v.code: {q.id: rule.format(v.solution.values[q.id]) for q in v.solution.computed()}
@@ -172,7 +179,9 @@ def test_an_id_another_variant_asks_is_that_rows_error(exam, tmp_path):
     """Mixed exams in one sheet: a column only some variants ask is no row's business unless
     that row fills it."""
     keys = tmp_path / "keys"
-    (other,), _ = write_exam(customise("xor"), 3, 1, None, "xor-3", keys, tmp_path / "e")
+    (other,) = generate_exam(
+        customise("xor"), 3, 1, name="xor-3", keys_dir=keys, out_dir=tmp_path / "e"
+    ).variants
     for key in exam.keys.glob("*.json"):
         (keys / key.name).write_bytes(key.read_bytes())
     only_classic = sorted(set(exam.ids) - {q.id for q in other.solution.computed()})[0]

@@ -16,8 +16,8 @@ from pypdf.generic import NameObject
 from typer.testing import CliRunner
 
 from bpquiz.cli import app
-from bpquiz.pdf_answers import NAME_FIELD, STUDENT_FIELD, VARIANT_FIELD, VARIANT_INFO
-from bpquiz.rounding import Mode, Rounding
+from bpquiz.forms import NAME_FIELD, STUDENT_FIELD, VARIANT_FIELD, VARIANT_INFO
+from bpquiz.maths.rounding import Mode, Rounding
 
 runner = CliRunner()
 pytestmark = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler-utils")
@@ -281,8 +281,8 @@ def test_generate_help_mentions_fillable():
 
 
 def test_reading_checks_what_is_not_a_form_at_all():
-    from bpquiz.answers import AnswersError
-    from bpquiz.pdf_answers import parse_pdf_answers
+    from bpquiz.grading.readers.pdf_form import parse_pdf_answers
+    from bpquiz.grading.readers.sheet import AnswersError
 
     blank = io.BytesIO()
     writer = PdfWriter()

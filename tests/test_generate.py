@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from bpquiz.generate import (
+from bpquiz.errors import OptionError
+from bpquiz.exercises.draw import (
     CODE_ALPHABET,
     PRESETS,
     customise,
@@ -15,10 +16,9 @@ from bpquiz.generate import (
     not_worth_doing,
     variant_codes,
 )
-from bpquiz.key import dumps, key_document
-from bpquiz.notation import Notation
-from bpquiz.rounding import Mode, Rounding
-from bpquiz.spec import SpecError
+from bpquiz.exercises.key import dumps, key_document
+from bpquiz.maths.notation import Notation
+from bpquiz.maths.rounding import Mode, Rounding
 
 
 def decimals_of(value: float) -> int:
@@ -99,11 +99,11 @@ def test_overrides_apply_and_bad_combinations_are_refused():
     assert v.problem.layers == (3, 2, 2) and v.problem.activations == ("tanh", "sigmoid")
     assert v.problem.learning_rate == 0.25
     assert customise("classic", batch=3).batch == (3, 3)
-    with pytest.raises(SpecError, match="loss"):
+    with pytest.raises(OptionError, match="loss"):
         customise("classic", loss="cross_entropy")
-    with pytest.raises(SpecError, match="preset"):
+    with pytest.raises(OptionError, match="preset"):
         customise("nope")
-    with pytest.raises(SpecError, match="--ask"):
+    with pytest.raises(OptionError, match="--ask"):
         customise("classic", asked=["z", "gradient"])
 
 
@@ -124,7 +124,7 @@ def test_rounding_rule():
 
 
 def test_problem_round_trips_through_its_dict():
-    from bpquiz.spec import parse_problem
+    from bpquiz.maths.spec import parse_problem
 
     v = make_variants(customise("batch", bias="shared"), seed=5, count=1)[0]
     again = parse_problem(v.problem.to_dict())

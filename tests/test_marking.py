@@ -1,5 +1,5 @@
 """Marking like a teacher: simulated students who make one catalogued mistake, slip once, or game
-follow-through, marked by `bpquiz.marking` (the generator's side of mistakes is in test_mistakes)."""
+follow-through, marked by `bpquiz.grading.marking` (the generator's side of mistakes is in test_mistakes)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from functools import cache
 import pytest
 from typer.testing import CliRunner
 
-from bpquiz.answers import parse_answers
+from bpquiz.api import generate_exam
 from bpquiz.cli import app
-from bpquiz.exam import write_exam
-from bpquiz.generate import Settings, Variant, customise, make_variants
-from bpquiz.grade import Item, Result, Status, grade_sheet
-from bpquiz.key import KeyVariant, key_document, parse_key
-from bpquiz.marking import FollowThrough, markers
-from bpquiz.mistakes import CATALOGUE, mistake_values
-from bpquiz.solution import Solution
+from bpquiz.exercises.draw import Settings, Variant, customise, make_variants
+from bpquiz.exercises.key import KeyVariant, key_document, parse_key
+from bpquiz.grading.items import Item, Result, Status, grade_sheet
+from bpquiz.grading.marking import FollowThrough, markers
+from bpquiz.grading.readers.json_file import parse_answers
+from bpquiz.maths.mistakes import CATALOGUE
+from bpquiz.maths.solution import Solution
 
 CONFIGS = {
     "classic": {},
@@ -89,7 +89,7 @@ def makes(solution: Solution, settings: Settings, code: str) -> tuple[dict[str, 
         value = right
         if first is None:
             unit = rule.unit(right)
-            for expr in solution.mistaken(q.id, code):
+            for expr in solution.mistaken(q.id, CATALOGUE[code]):
                 wrong = expr.eval({**careful, **env})
                 if abs(wrong - right) > 4 * unit and abs(wrong) > 4 * rule.unit(wrong):
                     value, first = wrong, q.id
@@ -199,7 +199,7 @@ def test_a_misconception_is_named_from_the_students_own_inputs():
     rule = settings.rounding
     slip = {"z1_1": rule.round(solution.values["z1_1"] + 0.2)}
     env = consistent(solution, settings, slip)
-    (wrong,) = solution.mistaken("z2_1", "forward_no_activation")
+    (wrong,) = solution.mistaken("z2_1", CATALOGUE["forward_no_activation"])
     env = consistent(solution, settings, {**slip, "z2_1": rule.round(wrong.eval(env))})
     items = by_id(mark(key, env))
     assert items["z1_1"].status is Status.WRONG
@@ -328,9 +328,16 @@ runner = CliRunner()
 def classic_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     settings = customise("classic")
-    variants, written = write_exam(
-        settings, 42, 1, None, "classic-42", root / "answer_keys", root / "exams"
+    written = generate_exam(
+        settings,
+        42,
+        1,
+        students=None,
+        name="classic-42",
+        keys_dir=root / "answer_keys",
+        out_dir=root / "exams",
     )
+    variants = written.variants
     return root, settings, variants[0], written.answers[0]
 
 
@@ -381,7 +388,7 @@ def test_mistake_values_are_what_marking_compares_against():
     settings, [(variant, key), _] = exam("classic")
     solution = variant.solution
     env = consistent(solution, settings)
-    made = mistake_values(solution, "delta2_1", env)
+    made = solution.mistake_values("delta2_1", env)
     wrong = settings.rounding.round(made["error_sign"][0])
     items = by_id(mark(key, consistent(solution, settings, {"delta2_1": wrong})))
     assert items["delta2_1"].misconception == "error_sign"

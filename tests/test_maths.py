@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from reference import batch_loss, example_losses
 
-from bpquiz.solution import Solution
-from bpquiz.spec import parse_problem
+from bpquiz.maths.solution import Solution
+from bpquiz.maths.spec import parse_problem
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUT_LOSS = [

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from test_worked_example import MAZUR
 
-from bpquiz.generate import PRESETS, customise, make_variants
-from bpquiz.mistakes import CATALOGUE, indistinguishable, mistake_values
-from bpquiz.notation import Notation
-from bpquiz.solution import Solution
-from bpquiz.spec import parse_problem
+from bpquiz.exercises.draw import PRESETS, customise, indistinguishable, make_variants
+from bpquiz.maths.mistakes import CATALOGUE
+from bpquiz.maths.notation import Notation
+from bpquiz.maths.solution import Solution
+from bpquiz.maths.spec import parse_problem
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def mazur():
 
 
 def made(solution, qid, code):
-    return sorted(mistake_values(solution, qid, solution.values)[code])
+    return sorted(solution.mistake_values(qid, solution.values)[code])
 
 
 def test_update_mistakes(mazur):
@@ -65,7 +65,7 @@ def test_forward_and_loss_mistakes(mazur):
         [0.05 * 0.20 + 0.10 * 0.30 + 0.35]
     )
     assert made(mazur, "loss", "loss_no_half") == pytest.approx([2 * v["loss"]])
-    assert "forward_no_activation" not in mistake_values(mazur, "z1_1", v)  # inputs have no z
+    assert "forward_no_activation" not in mazur.mistake_values("z1_1", v)  # inputs have no z
 
 
 def test_gradient_mistakes(mazur):
@@ -74,7 +74,7 @@ def test_gradient_mistakes(mazur):
     d = v["delta2_1"]
     assert d * 0.05 == pytest.approx(min(wrong, key=lambda w: abs(w - d * 0.05)))  # x₁ for h₁
     assert any(w == pytest.approx(d * v["a2_1"]) for w in wrong)  # its own output
-    assert "batch_sum" not in mistake_values(mazur, "grad_w2_1_1", v)  # one example: no batch
+    assert "batch_sum" not in mazur.mistake_values("grad_w2_1_1", v)  # one example: no batch
 
 
 def test_batch_sum():
@@ -94,7 +94,7 @@ def test_every_mistake_is_explained_and_reachable():
         for v in make_variants(customise(preset, batch=2 if preset == "batch" else None), 3, 2):
             for qid in v.solution.values:
                 if qid in v.solution.quantities and not v.solution.quantities[qid].given:
-                    reached |= set(mistake_values(v.solution, qid, v.solution.values))
+                    reached |= set(v.solution.mistake_values(qid, v.solution.values))
     assert reached == set(CATALOGUE)
     for mistake in CATALOGUE.values():
         assert mistake.explanation.endswith(".") and len(mistake.explanation) < 140

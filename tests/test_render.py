@@ -15,10 +15,12 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from bpquiz.cli import app
-from bpquiz.functions import number_text
-from bpquiz.generate import customise, make_variants
-from bpquiz.render import SheetOptions, render_html, template_roots
-from bpquiz.rounding import Mode, Rounding
+from bpquiz.exercises.draw import customise, make_variants
+from bpquiz.maths.functions import number_text
+from bpquiz.maths.rounding import Mode, Rounding
+from bpquiz.sheets.context import render_html
+from bpquiz.sheets.options import SheetOptions
+from bpquiz.sheets.templates import template_roots
 
 MALICIOUS = '<img src="file:///etc/hostname">'
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
@@ -130,7 +132,7 @@ def test_letter_paper(tmp_path: Path) -> None:
 
 
 def test_same_seed_gives_byte_identical_pdfs_in_separate_processes(tmp_path: Path) -> None:
-    """Laid out afresh each time (no kept skeletons: bpquiz.cache is tested on its own)."""
+    """Laid out afresh each time (no kept skeletons: bpquiz.sheets.stamping.cache is tested on its own)."""
     outputs = []
     for run_dir in ("a", "b"):
         out = tmp_path / run_dir
@@ -154,7 +156,7 @@ def test_roster_name_is_printed_literally_and_nothing_is_fetched(
     assert MALICIOUS in text
 
     # Render the same sheet in this process and watch every fetch WeasyPrint asks for.
-    from bpquiz import pdf
+    from bpquiz.sheets import pdf
 
     fetched: list[str] = []
     original = pdf.AssetFetcher.fetch
@@ -175,7 +177,7 @@ def test_roster_name_is_printed_literally_and_nothing_is_fetched(
 
 
 def test_asset_fetcher_refuses_everything_outside_the_templates(tmp_path: Path) -> None:
-    from bpquiz.pdf import AssetFetcher
+    from bpquiz.sheets.pdf import AssetFetcher
 
     (tmp_path / "logo.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     fetcher = AssetFetcher([tmp_path])

@@ -1,4 +1,4 @@
-"""Laying a class set out once and stamping each variant's texts in (bpquiz.stamp, bpquiz.cache).
+"""Laying a class set out once and stamping each variant's texts in (bpquiz.sheets.stamping.stamp, bpquiz.sheets.stamping.cache).
 
 The stamped files are checked against what they must say (every text of the variant, read back by
 pdftotext), against the whole rendering of the same HTML, and for the places where stamping must
@@ -19,26 +19,18 @@ import pytest
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from bpquiz import cache
 from bpquiz.cli import app
-from bpquiz.generate import PRESETS, customise, make_variants
-from bpquiz.pdf import html_to_pdf
-from bpquiz.render import (
-    DOCUMENTS,
-    SheetOptions,
-    render_html,
-    stamped_documents,
-    template_roots,
-)
-from bpquiz.stamp import (
-    Slots,
-    extra_chars,
-    fill_reserves,
-    reserves_for,
-    room_for,
-    simple,
-)
-from bpquiz.stamp_pdf import _to_unicode, _widths
+from bpquiz.exercises.draw import PRESETS, customise, make_variants
+from bpquiz.sheets.context import render_html
+from bpquiz.sheets.options import DOCUMENTS, SheetOptions
+from bpquiz.sheets.pdf import html_to_pdf
+from bpquiz.sheets.stamping import cache
+from bpquiz.sheets.stamping.batch import stamped_documents
+from bpquiz.sheets.stamping.fonts import _to_unicode, _widths
+from bpquiz.sheets.stamping.layout import SkeletonSpec
+from bpquiz.sheets.stamping.slots import Slots, extra_chars, fill_reserves, reserves_for, simple
+from bpquiz.sheets.templates import template_roots
+from bpquiz.sheets.variable import room_for
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 runner = CliRunner()
@@ -182,7 +174,7 @@ def test_numbers_in_a_weight_table_column_are_right_aligned(classic_set, tmp_pat
     sheet = classic_set["stamped"].documents[0]
     givens = variant.solution.givens()
     found = bbox_words(sheet.data, tmp_path)
-    from bpquiz.functions import number_text
+    from bpquiz.maths.functions import number_text
 
     # Weight W(2): a column per output neuron, a row per hidden neuron. The table comes after the
     # diagram, so each number's last occurrence on page 1 is its table cell.
@@ -283,7 +275,7 @@ def test_a_name_that_needs_shaping_is_rendered_whole(tmp_path: Path) -> None:
     roster = tmp_path / "class.csv"
     roster.write_text("id,name\ns1,Ann Lee\ns2,Zoe\u0308 Smith\ns3,Bo\n", encoding="utf-8")
     settings = customise("classic")
-    from bpquiz.roster import load_roster
+    from bpquiz.exercises.roster import load_roster
 
     students = load_roster(roster)
     variants = make_variants(settings, 5, 3, students=students)
@@ -415,11 +407,11 @@ def test_a_font_copied_into_a_font_folder_changes_the_key(tmp_path, monkeypatch)
     fonts = tmp_path / "fonts"
     fonts.mkdir()
     monkeypatch.setattr(cache, "FONT_FOLDERS", (fonts,))
-    before = cache.key("<html>", [], "", False, frozenset())
-    assert cache.key("<html>", [], "", False, frozenset()) == before
+    before = cache.key(SkeletonSpec("<html>", (), "", False, frozenset()))
+    assert cache.key(SkeletonSpec("<html>", (), "", False, frozenset())) == before
     (fonts / "new.ttf").write_bytes(b"font")
     os.utime(fonts, ns=(0, 10**18))  # however coarse the file system's clock
-    assert cache.key("<html>", [], "", False, frozenset()) != before
+    assert cache.key(SkeletonSpec("<html>", (), "", False, frozenset())) != before
 
 
 def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch) -> None:

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from bpquiz.notation import Notation
-from bpquiz.rounding import Rounding
-from bpquiz.solution import Solution
-from bpquiz.spec import parse_problem
+from bpquiz.maths.notation import Notation
+from bpquiz.maths.rounding import Rounding
+from bpquiz.maths.solution import Solution
+from bpquiz.maths.spec import parse_problem
 
 # Matt Mazur's "A Step by Step Backpropagation Example" (2-2-2 sigmoid net, half squared error),
 # with the values published there. His w1..w8 map to W⁽¹⁾ = [[w1, w3], [w2, w4]] and
@@ -81,16 +81,16 @@ def test_worked_step_reads_like_the_textbook():
     solution = Solution(parse_problem(MAZUR))
     notation = Notation(2, 1)
     step = solution.step("delta2_1", notation, Rounding())
-    assert step["symbol"] == "δ⁽²⁾₁"
-    assert step["formula"] == "(a⁽²⁾₁ − t₁)·a⁽²⁾₁·(1 − a⁽²⁾₁)"
-    assert step["substituted"] == "(0.7514 − 0.01)·0.7514·(1 − 0.7514)"
-    assert step["result"] == "0.1385"
+    assert step.symbol == "δ⁽²⁾₁"
+    assert step.formula == "(a⁽²⁾₁ − t₁)·a⁽²⁾₁·(1 − a⁽²⁾₁)"
+    assert step.substituted == "(0.7514 − 0.01)·0.7514·(1 − 0.7514)"
+    assert step.result == "0.1385"
     hidden = solution.step("delta1_1", notation, Rounding())
-    assert hidden["formula"] == "(δ⁽²⁾₁·W⁽²⁾₁₁ + δ⁽²⁾₂·W⁽²⁾₁₂)·a⁽¹⁾₁·(1 − a⁽¹⁾₁)"
-    assert hidden["substituted"] == "(0.1385·0.4 + (−0.0381)·0.5)·0.5933·(1 − 0.5933)"
+    assert hidden.formula == "(δ⁽²⁾₁·W⁽²⁾₁₁ + δ⁽²⁾₂·W⁽²⁾₁₂)·a⁽¹⁾₁·(1 − a⁽¹⁾₁)"
+    assert hidden.substituted == "(0.1385·0.4 + (−0.0381)·0.5)·0.5933·(1 − 0.5933)"
     update = solution.step("w_new2_1_1", notation, Rounding())
-    assert update["substituted"] == "0.4 − 0.5·0.0822"
-    assert update["result"] == "0.3589"
+    assert update.substituted == "0.4 − 0.5·0.0822"
+    assert update.result == "0.3589"
 
 
 def _calculator(line: str) -> float:
@@ -117,7 +117,7 @@ def _calculator(line: str) -> float:
 
 @pytest.mark.parametrize("preset", ["classic", "batch", "softmax", "deep", "chain"])
 def test_every_worked_line_adds_up_on_a_calculator(preset):
-    from bpquiz.generate import customise, make_variants
+    from bpquiz.exercises.draw import customise, make_variants
 
     settings = customise(preset)
     rounding = settings.rounding
@@ -126,8 +126,8 @@ def test_every_worked_line_adds_up_on_a_calculator(preset):
         notation = Notation(s.problem.depth, s.problem.examples)
         for q in s.computed():
             step = s.step(q.id, notation, rounding)
-            shown = float(step["result"].replace("−", "-"))
-            assert rounding.round(_calculator(step["substituted"])) == pytest.approx(shown), (
+            shown = float(step.result.replace("−", "-"))
+            assert rounding.round(_calculator(step.substituted)) == pytest.approx(shown), (
                 q.id,
                 step,
             )

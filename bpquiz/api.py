@@ -1,0 +1,144 @@
+"""bpquiz as a library: generate an exam, solve a typed-in problem, grade students' answers.
+
+These are the functions the command line calls (bpquiz.cli only parses and prints), and what a
+Python user calls:
+
+    from bpquiz.api import generate_exam, solve, grade
+    from bpquiz.exercises.draw import customise
+
+    exam = generate_exam(customise("xor"), seed=7, count=30, name="midterm")
+    solved = solve(Path("textbook.json"))
+    report = grade([Path("submissions")])
+
+Every error a user can fix is a `bpquiz.errors.BpquizError` whose message says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bpquiz.exercises.key import DEFAULT_KEYS_DIR, KeyIndex, open_keys
+from bpquiz.maths.rounding import Rounding
+
+if TYPE_CHECKING:
+    # Type-only: drawing and solving need numpy, which `bpquiz grade` does without.
+    from bpquiz.exercises.draw import Settings, Variant
+    from bpquiz.grading.compare import Comparison
+    from bpquiz.grading.items import Report
+    from bpquiz.maths.solution import Solution
+    from bpquiz.maths.step import Step
+    from bpquiz.sheets.render import ExamFiles, SheetRequest
+
+
+@dataclass
+class GeneratedExam:
+    """What `generate_exam` drew and where everything went."""
+
+    variants: list[Variant]
+    key: Path
+    answers: list[Path] = field(default_factory=list)
+    """Each variant's blank answers file."""
+    sheets: ExamFiles | None = None
+    """The rendered sheets, when they were asked for."""
+
+
+def generate_exam(
+    settings: Settings,
+    seed: int,
+    count: int = 1,
+    *,
+    students: Sequence[dict[str, str]] | None = None,
+    name: str | None = None,
+    keys_dir: Path = DEFAULT_KEYS_DIR,
+    out_dir: Path | None = None,
+    force: bool = False,
+    sheets: SheetRequest | None = None,
+) -> GeneratedExam:
+    """Draw `count` variants (one per student of a roster), then write the answer templates, the
+    sheets (with `sheets`) and the answer key, last: if anything before it fails, nothing stops a
+    plain rerun, and an existing key is replaced only with `force`. The exam is called `name`
+    (default PRESET-SEED) and its files go to `out_dir` (default exams/NAME)."""
+    from bpquiz.exercises.exam import ExamError, plan_exam, write_key, write_templates
+
+    name = name or f"{settings.preset}-{seed}"
+    out_dir = out_dir or Path("exams") / name
+    if sheets is not None:
+        from bpquiz.sheets.templates import RenderError
+
+        try:
+            # Checked before anything is drawn or written: a bad option must not leave a key behind.
+            sheets.options.check(len(settings.layers) - 1)
+        except RenderError as exc:
+            raise ExamError(str(exc)) from None
+    plan = plan_exam(settings, seed, count, students, name, keys_dir, out_dir, force)
+    exam = GeneratedExam(plan.variants, plan.key, write_templates(plan))
+    if sheets is not None:
+        from bpquiz.sheets.render import render_exam
+
+        try:
+            exam.sheets = render_exam(plan.variants, settings, sheets, out_dir, name)
+        except OSError as exc:
+            raise ExamError(f"cannot write the sheets into {out_dir}: {exc.strerror}") from None
+    write_key(plan)
+    return exam
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A typed-in problem worked out."""
+
+    source: str
+    solution: Solution
+    rounding: Rounding
+
+    def sections(self, notation: str = "layered") -> list[tuple[str, list[Step]]]:
+        """Every step, under the headings a teacher uses, in teaching order."""
+        from bpquiz.maths.notation import make_notation
+
+        p = self.solution.problem
+        chosen = make_notation(notation, p.depth, p.examples)
+        return [
+            (title, [self.solution.step(q.id, chosen, self.rounding) for q in quantities])
+            for title, quantities in self.solution.sections()
+        ]
+
+    def key_entry(self) -> dict[str, Any]:
+        """The problem as one variant of an answer key (every quantity asked)."""
+        from bpquiz.exercises.key import problem_entry
+
+        return problem_entry(self.solution, self.rounding)
+
+
+def solve(spec: Path, rounding: Rounding | None = None) -> Solved:
+    """Read a problem spec (JSON) and work it out; a SpecError names the file and the field."""
+    from bpquiz.maths.solution import Solution
+    from bpquiz.maths.spec import SpecError, load_problem
+
+    problem = load_problem(spec)
+    try:
+        solution = Solution(problem)
+    except SpecError as exc:
+        raise SpecError(f"{spec}: {exc}") from None
+    return Solved(str(spec), solution, rounding or Rounding())
+
+
+def grade(
+    paths: Iterable[Path],
+    *,
+    key: Path | None = None,
+    keys_dir: Path | None = None,
+    comparison: Comparison | None = None,
+    follow_through: str = "full",
+    jobs: int | None = None,
+) -> tuple[Report, KeyIndex]:
+    """Grade answers files, filled sheets, spreadsheets and folders of them against the answer
+    keys (one `key` file, or every key in `keys_dir`, default answer_keys/), with follow-through
+    credit (full, half or off) and named misconceptions. Returns the report and the keys."""
+    from bpquiz.grading.batch import grade_paths
+    from bpquiz.grading.marking import markers
+
+    keys = open_keys(key, keys_dir)
+    return grade_paths(paths, keys, comparison, markers(follow_through), jobs=jobs), keys

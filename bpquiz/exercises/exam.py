@@ -1,0 +1,142 @@
+"""An exam's files other than its sheets: the answer key and the students' answer templates.
+
+`plan_exam` draws the variants and checks that nothing the user has would be lost; the templates
+and the key are then written by `write_templates` and `write_key` (the key last: see
+`bpquiz.api.generate_exam`, which renders the sheets in between).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bpquiz.errors import BpquizError
+from bpquiz.exercises.draw import Settings, Variant, make_variants
+from bpquiz.exercises.key import ANSWERS_FORMAT, dumps, key_document
+from bpquiz.files import OutputExists, write_atomic
+
+
+class ExamError(BpquizError):
+    """Something about the exam's files the user can fix; the message says how."""
+
+
+def answers_template(variant: Variant, asked: Sequence[str]) -> dict:
+    """A blank answers file: the variant's code and every asked quantity id set to null."""
+    student = variant.student["id"] if variant.student else ""
+    ids = [q.id for q in variant.solution.computed() if q.kind in asked]
+    return {
+        "format": ANSWERS_FORMAT,
+        "variant": variant.code,
+        "student": student,
+        "answers": dict.fromkeys(ids),
+    }
+
+
+def variant_stem(variant: Variant) -> str:
+    """File-name stem of one variant's outputs: the variant code (roster ids are user text)."""
+    return variant.code
+
+
+@dataclass(frozen=True)
+class ExamPlan:
+    """An exam drawn and checked, before anything is written."""
+
+    name: str
+    seed: int
+    settings: Settings
+    variants: list[Variant]
+    key: Path
+    templates: dict[Path, str]
+    """Each variant's blank answers file, by path."""
+    force: bool
+
+
+def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: Path) -> None:
+    """Grading finds a student's key by variant code alone, so no two keys may share one."""
+    codes = {v.code for v in variants}
+    for other in sorted(keys_dir.glob("*.json")) if keys_dir.is_dir() else []:
+        if other.resolve() == key_path.resolve():
+            continue
+        try:
+            taken = {v.get("variant") for v in json.loads(other.read_text("utf-8"))["variants"]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a key: grading reports it
+        clash = sorted(codes & taken)
+        if clash:
+            raise ExamError(
+                f"variant code {clash[0]} is already used by {other}: "
+                "choose another --seed or --name, or move that key away"
+            )
+
+
+def _check_nothing_filled_is_replaced(templates: dict[Path, str]) -> None:
+    """A template already there and different may hold a student's answers: never overwrite it."""
+    for path, text in templates.items():
+        try:
+            same = path.read_text("utf-8") == text
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            raise ExamError(
+                f"{path} already exists and differs from its blank template (filled in?): "
+                "move it away or choose another --out"
+            )
+
+
+def plan_exam(
+    settings: Settings,
+    seed: int,
+    count: int,
+    students: Sequence[dict[str, str]] | None,
+    name: str,
+    keys_dir: Path,
+    out_dir: Path,
+    force: bool = False,
+) -> ExamPlan:
+    """Draw the variants and check that writing them loses nothing: no key is replaced without
+    `force`, no variant code is another key's, no filled-in answers file is overwritten."""
+    key_path = keys_dir / f"{name}.json"
+    if key_path.exists() and not force:
+        raise ExamError(
+            f"{key_path} already exists; printed sheets may depend on it. "
+            "Use --force to replace it, or --name to write a new exam."
+        )
+    variants = make_variants(settings, seed, count, students, exam=name)
+    _check_codes_are_new(variants, keys_dir, key_path)
+    templates = {
+        out_dir / f"{variant_stem(v)}-answers.json": json.dumps(
+            answers_template(v, settings.asked), indent=1, ensure_ascii=False
+        )
+        + "\n"
+        for v in variants
+    }
+    _check_nothing_filled_is_replaced(templates)
+    return ExamPlan(name, seed, settings, variants, key_path, templates, force)
+
+
+def write_templates(plan: ExamPlan) -> list[Path]:
+    """Write every variant's blank answers file."""
+    written = []
+    for path, text in plan.templates.items():
+        try:
+            write_atomic(path, text)
+        except OSError as exc:
+            raise ExamError(f"cannot write into {path.parent}: {exc.strerror}") from None
+        written.append(path)
+    return written
+
+
+def write_key(plan: ExamPlan) -> Path:
+    """Write the answer key (replacing one only when the plan was made with `force`)."""
+    document = key_document(plan.name, plan.seed, plan.settings, plan.variants)
+    try:
+        write_atomic(plan.key, dumps(document), replace=plan.force)
+    except OutputExists:
+        raise ExamError(f"{plan.key} already exists. Use --force to replace it.") from None
+    except OSError as exc:
+        raise ExamError(f"cannot write {plan.key}: {exc.strerror}") from None
+    return plan.key

@@ -1,0 +1,298 @@
+"""The answer key: one JSON document per exam, holding every variant's problem and quantities."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bpquiz import __version__
+from bpquiz.errors import BpquizError
+from bpquiz.maths.notation import Notation
+from bpquiz.maths.rounding import Mode, Rounding
+
+if TYPE_CHECKING:
+    # Type-only: importing these pulls in numpy, and `bpquiz grade` reads keys without it.
+    from bpquiz.exercises.draw import Settings, Variant
+    from bpquiz.maths.solution import Solution
+
+KEY_FORMAT = "bpquiz-key/1"
+ANSWERS_FORMAT = "bpquiz-answers/1"
+"""The format of a student's answers file (`bpquiz.exercises.exam` writes its blank template)."""
+DEFAULT_KEYS_DIR = Path("answer_keys")
+
+
+def problem_entry(
+    solution: Solution,
+    rounding: Rounding,
+    asked: Iterable[str] | None = None,
+    code: str | None = None,
+    student: Any = None,
+) -> dict[str, Any]:
+    """One variant of the key: its spec and every computed quantity (key notation: layered);
+    `asked`: the kinds the sheet asks for (default: all)."""
+    from bpquiz.maths.solution import KINDS
+
+    p = solution.problem
+    notation = Notation(p.depth, p.examples)
+    return {
+        "variant": code,
+        "student": student,
+        "problem": p.to_dict(),
+        "quantities": solution.key_entries(notation, rounding, KINDS if asked is None else asked),
+    }
+
+
+def key_document(
+    name: str, seed: int | None, settings: Settings, variants: Sequence[Variant]
+) -> dict[str, Any]:
+    return {
+        "format": KEY_FORMAT,
+        "exam": {
+            "name": name,
+            "seed": seed,
+            "preset": settings.preset,
+            "rounding": settings.rounding.to_dict(),
+            "asked": list(settings.asked),
+            "bpquiz_version": __version__,
+        },
+        "variants": [
+            problem_entry(v.solution, settings.rounding, settings.asked, v.code, v.student)
+            for v in variants
+        ],
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+# --- reading keys back (for `bpquiz grade`) ------------------------------------------------
+#
+# Everything below is pure Python on purpose: grading one file must not import numpy. The maths
+# (Problem, Solution) is rebuilt from a variant's "problem" only when a marker needs it.
+
+
+class KeyFileError(BpquizError):
+    """An answer key that can't be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class KeyQuantity:
+    """One quantity of a key variant, as the grader needs it."""
+
+    id: str
+    kind: str
+    value: float
+    tol_abs: float
+    points: float
+    asked: bool
+    symbol: str
+
+
+@dataclass(frozen=True)
+class KeyVariant:
+    """One variant of a loaded key: its quantities in teaching order, and where it came from."""
+
+    code: str
+    student: str | None
+    """The roster id this variant was drawn for, or None."""
+    quantities: tuple[KeyQuantity, ...]
+    rounding: Rounding
+    exam: str
+    source: str
+    """The key file, for messages."""
+    problem: dict[str, Any] = field(repr=False, compare=False)
+    """The raw spec; parse_problem() turns it into the maths when follow-through needs it."""
+
+    @cached_property
+    def asked(self) -> tuple[KeyQuantity, ...]:
+        """The quantities the sheet asks for, in teaching order (computed once per variant)."""
+        return tuple(q for q in self.quantities if q.asked)
+
+    @cached_property
+    def asked_ids(self) -> frozenset[str]:
+        return frozenset(q.id for q in self.asked)
+
+    @cached_property
+    def solution(self) -> Solution:
+        """The quantity graph, built once per variant and only when asked for (it needs numpy)."""
+        from bpquiz.maths.solution import Solution
+        from bpquiz.maths.spec import parse_problem
+
+        return Solution(parse_problem(self.problem, source=self.source))
+
+
+def normalise_code(code: str) -> str:
+    """Variant codes are read off paper: ignore case and surrounding spaces."""
+    return code.strip().upper()
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise KeyFileError(f"{where}: expected a finite number, got {json.dumps(value)[:40]}")
+    return float(value)
+
+
+def _quantity(entry: Any, where: str) -> KeyQuantity:
+    if not isinstance(entry, dict):
+        raise KeyFileError(f"{where}: expected an object")
+    for name in ("id", "kind"):
+        if not isinstance(entry.get(name), str):
+            raise KeyFileError(f"{where}.{name}: expected a string")
+    tol = entry.get("tol")
+    if not isinstance(tol, dict):
+        raise KeyFileError(f'{where}.tol: expected an object like {{"abs": 6e-05}}')
+    tol_abs = _number(tol.get("abs"), f"{where}.tol.abs")
+    points = _number(entry.get("points", 1), f"{where}.points")
+    if tol_abs < 0 or points < 0:
+        raise KeyFileError(f"{where}: tol.abs and points must not be negative")
+    return KeyQuantity(
+        id=entry["id"],
+        kind=entry["kind"],
+        value=_number(entry.get("value"), f"{where}.value"),
+        tol_abs=tol_abs,
+        points=points,
+        asked=entry.get("asked", True) is True,
+        symbol=entry["symbol"] if isinstance(entry.get("symbol"), str) else entry["id"],
+    )
+
+
+def parse_key(document: Any, source: str) -> list[KeyVariant]:
+    """The variants of a key document, checked field by field (raises KeyFileError)."""
+    if not isinstance(document, dict):
+        raise KeyFileError(f"{source}: not an answer key (expected a JSON object)")
+    if document.get("format") != KEY_FORMAT:
+        raise KeyFileError(
+            f"{source}: not an answer key (format is {json.dumps(document.get('format'))[:40]}, "
+            f'expected "{KEY_FORMAT}")'
+        )
+    exam = document.get("exam")
+    if not isinstance(exam, dict):
+        raise KeyFileError(f"{source}: exam: expected an object")
+    try:
+        rounding = Rounding(Mode(exam["rounding"]["mode"]), int(exam["rounding"]["digits"]))
+    except (KeyError, TypeError, ValueError):
+        raise KeyFileError(
+            f'{source}: exam.rounding: expected {{"mode": "decimals"|"sigfigs", "digits": n}}'
+        ) from None
+    name = exam.get("name") if isinstance(exam.get("name"), str) else Path(source).stem
+    entries = document.get("variants")
+    if not isinstance(entries, list):
+        raise KeyFileError(f"{source}: variants: expected a list")
+    variants = []
+    for n, entry in enumerate(entries):
+        where = f"{source}: variants[{n}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("variant"), str):
+            raise KeyFileError(f"{where}.variant: expected a variant code")
+        quantities = entry.get("quantities")
+        if not isinstance(quantities, list):
+            raise KeyFileError(f"{where}.quantities: expected a list")
+        student = entry.get("student")
+        if isinstance(student, dict):  # a roster row: {"id": …, "name": …}
+            student = student.get("id")
+        variants.append(
+            KeyVariant(
+                code=normalise_code(entry["variant"]),
+                student=str(student) if student not in (None, "") else None,
+                quantities=tuple(
+                    _quantity(q, f"{where}.quantities[{i}]") for i, q in enumerate(quantities)
+                ),
+                rounding=rounding,
+                exam=name,
+                source=source,
+                problem=entry.get("problem") if isinstance(entry.get("problem"), dict) else {},
+            )
+        )
+    return variants
+
+
+def load_key(path: Path) -> list[KeyVariant]:
+    """Read one key file (raises KeyFileError with a one-line reason)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KeyFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise KeyFileError(f"{path}: is a folder; use --keys DIR for a folder of keys") from None
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{path}: not UTF-8 text, so not an answer key") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise KeyFileError(f"{path}: not JSON ({exc})") from None
+    return parse_key(document, str(path))
+
+
+@dataclass(frozen=True)
+class KeyIndex:
+    """Key variants by code. A code is only ever looked up here, never turned into a path."""
+
+    variants: dict[str, tuple[KeyVariant, ...]]
+    errors: tuple[tuple[str, str], ...] = ()
+    """(file, reason) for key files that could not be read."""
+
+    def find(self, code: str) -> KeyVariant:
+        """The variant with this code, or LookupError saying why not."""
+        found = self.variants.get(normalise_code(code), ())
+        if len(found) == 1:
+            return found[0]
+        shown = json.dumps(code, ensure_ascii=False)[:40]
+        if not found:
+            hint = f" ({len(self.errors)} key file(s) could not be read)" if self.errors else ""
+            raise LookupError(f"unknown variant {shown}: it is in no answer key{hint}")
+        files = ", ".join(v.source for v in found)
+        raise LookupError(
+            f"variant {shown} is in several keys ({files}): choose one with --key FILE"
+        )
+
+
+def index_keys(paths: Sequence[Path]) -> KeyIndex:
+    """Load several key files; a broken one is recorded in `errors`, the rest are used."""
+    loaded: list[KeyVariant] = []
+    errors = []
+    for path in paths:
+        try:
+            loaded += load_key(path)
+        except KeyFileError as exc:
+            errors.append((str(path), str(exc).removeprefix(f"{path}: ")))
+    return KeyIndex(_by_code(loaded), tuple(errors))
+
+
+def key_files(folder: Path) -> list[Path]:
+    """The *.json files of a keys folder (raises KeyFileError when there are none)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise KeyFileError(
+            f"no answer-key folder {folder}/: run `bpquiz generate` first, "
+            "or point to the key with --key FILE or --keys DIR"
+        )
+    files = sorted(p for p in folder.glob("*.json") if not p.name.startswith("."))
+    if not files:
+        raise KeyFileError(f"no answer keys (*.json) in {folder}/")
+    return files
+
+
+def open_keys(key: Path | None = None, folder: Path | None = None) -> KeyIndex:
+    """The keys to grade against: one file (which must be readable), or every key in a folder
+    (default answer_keys/; a broken one is recorded in the index's errors, the rest are used)."""
+    if key is not None:
+        return KeyIndex(_by_code(load_key(key)))
+    index = index_keys(key_files(folder or DEFAULT_KEYS_DIR))
+    if not index.variants:
+        first_file, first_error = index.errors[0]
+        raise KeyFileError(f"no usable answer key: {first_file}: {first_error}")
+    return index
+
+
+def _by_code(variants: Sequence[KeyVariant]) -> dict[str, tuple[KeyVariant, ...]]:
+    grouped: dict[str, list[KeyVariant]] = {}
+    for v in variants:
+        grouped.setdefault(v.code, []).append(v)
+    return {code: tuple(vs) for code, vs in grouped.items()}

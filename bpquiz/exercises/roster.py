@@ -1,0 +1,56 @@
+"""A class roster: a CSV file with the columns id and name, one student per row."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from bpquiz.errors import BpquizError
+from bpquiz.files import SPREADSHEET_DELIMITERS, spreadsheet_text
+
+MAX_STUDENTS = 2000
+
+
+class RosterError(BpquizError):
+    """A roster that can't be used; the message names the file and the line."""
+
+
+def load_roster(path: Path) -> list[dict[str, str]]:
+    try:
+        text = spreadsheet_text(path.read_bytes())
+    except OSError as exc:
+        raise RosterError(f"{path}: cannot read the roster ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise RosterError(f'{path}: not UTF-8 text: save the roster as "CSV UTF-8"') from None
+    lines = text.splitlines()
+    if not lines:
+        raise RosterError(f"{path}: the roster is empty (expected a header line: id,name)")
+    for delimiter in SPREADSHEET_DELIMITERS:  # whichever makes a header with id and name
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        header = [cell.strip().lower() for cell in rows[0]]
+        if "id" in header and "name" in header:
+            break
+    else:
+        raise RosterError(f"{path}: line 1: expected the columns id,name, got {lines[0][:60]}")
+    id_col, name_col = header.index("id"), header.index("name")
+    students: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(id_col, name_col):
+            raise RosterError(
+                f"{path}: line {line}: expected an id and a name, got {','.join(row)}"
+            )
+        sid, name = row[id_col].strip(), row[name_col].strip()
+        if not sid:
+            raise RosterError(f"{path}: line {line}: the id is empty")
+        if sid in seen:
+            raise RosterError(f"{path}: line {line}: the id '{sid}' appears twice")
+        seen.add(sid)
+        students.append({"id": sid, "name": name})
+    if not students:
+        raise RosterError(f"{path}: the roster has a header but no students")
+    if len(students) > MAX_STUDENTS:
+        raise RosterError(f"{path}: {len(students)} students; at most {MAX_STUDENTS} per exam")
+    return students

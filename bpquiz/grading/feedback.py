@@ -1,0 +1,149 @@
+"""Feedback sheets: one PDF per marked student, in the look of the exam's other sheets.
+
+Each sheet shows every answer next to the right one with its verdict and feedback, then the worked
+step (`Solution.step`, written as on the worked solution) of every item that lost points, with the
+misconception explained when one was recognised. `feedback_context` gives plain data,
+`render_feedback_html` the HTML, `write_feedback` the files (WeasyPrint only on that path).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bpquiz.exercises.key import KeyIndex, KeyVariant
+from bpquiz.files import write_atomic
+from bpquiz.grading.items import Item, Report, Result, Status
+from bpquiz.maths.mistakes import CATALOGUE
+from bpquiz.maths.notation import Notation
+from bpquiz.sheets.options import SheetOptions, header
+from bpquiz.sheets.templates import render_template, template_roots
+from bpquiz.sheets.workers import pdfs_in_parallel
+
+VERDICT_WORDS = {
+    Status.CORRECT: "correct",
+    Status.FOLLOW_THROUGH: "follow-through",
+    Status.WRONG: "wrong",
+    Status.MISSING: "missing",
+    Status.INVALID: "not a number",
+}
+SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_NAME = 60
+
+
+def number(value: float) -> str:
+    """Points without float noise: 1, 0.5."""
+    return f"{round(value, 2):g}"
+
+
+def safe_stem(student: str) -> str:
+    """A file-name stem from a student id, which is user text: only letters, digits, '-', '_'
+    and '.', never a leading dot or dash, never a path component; 'student' if nothing is left."""
+    stem = SAFE_NAME.sub("_", student).strip("._-")[:MAX_NAME].rstrip("._-")
+    return stem or "student"
+
+
+def _given(item: Item, written: Callable[[float], str]) -> str:
+    if item.given is None:
+        return "—"
+    if isinstance(item.given, float):
+        # As the sheet writes numbers (typographic minus), unless rounding would hide a digit the
+        # student wrote: then as typed.
+        text = written(item.given)
+        return (
+            text
+            if float(text.replace("−", "-")) == item.given
+            else f"{item.given:.10g}".replace("-", "−")
+        )
+    return f"“{item.given}”"
+
+
+def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions) -> dict[str, Any]:
+    """Everything one student's feedback sheet shows, as plain data."""
+    rule = result.rule
+    solution = variant.solution
+    problem = solution.problem
+    notation = Notation(problem.depth, problem.examples)  # the key's notation, as its symbols
+
+    def written(value: float) -> str:
+        try:
+            return rule.format(value)
+        except ArithmeticError:  # beyond what Decimal rounds
+            return f"{value:.6g}"
+
+    rows, steps = [], []
+    for item in result.items:
+        row = {
+            "id": item.id,
+            "symbol": item.symbol,
+            "given": _given(item, written),
+            "expected": written(item.expected),
+            "status": str(item.status),
+            "verdict": VERDICT_WORDS[item.status],
+            "points": f"{number(item.score)}/{number(item.points)}",
+            "feedback": item.feedback if item.status is not Status.CORRECT else "",
+        }
+        rows.append(row)
+        if item.credit < 1:
+            step = solution.step(item.id, notation, rule)
+            mistake = CATALOGUE.get(item.misconception or "")
+            steps.append(
+                {
+                    **row,
+                    "formula": step.formula,
+                    "working": step.working,
+                    "substituted": step.numbers,
+                    "result": step.result,
+                    "result_note": step.note,
+                    "misconception": mistake.code if mistake else "",
+                    "explanation": mistake.explanation if mistake else "",
+                }
+            )
+    counts = {VERDICT_WORDS[s]: sum(i.status is s for i in result.items) for s in Status}
+    return {
+        **header("feedback", options, result.variant, {"name": "", "id": result.student}),
+        "score": number(result.score),
+        "max_score": number(result.max_score),
+        "percent": f"{result.percent:.1f}",
+        "counts": [(word, n) for word, n in counts.items() if n],
+        "rounding": rule.describe(),
+        "rows": rows,
+        "steps": steps,
+    }
+
+
+def render_feedback_html(result: Result, variant: KeyVariant, options: SheetOptions) -> str:
+    return render_template(
+        "feedback.html", feedback_context(result, variant, options), options.templates
+    )
+
+
+def feedback_paths(results: Sequence[Result], folder: Path) -> list[Path]:
+    """One file per result, named after the student (made safe); clashes get the variant code,
+    then a number, so no student's sheet replaces another's."""
+    taken: set[str] = set()
+    paths = []
+    for result in results:
+        stem = safe_stem(result.student)
+        candidates = [stem, f"{stem}-{safe_stem(result.variant)}"]
+        candidates += [f"{stem}-{n}" for n in range(2, len(results) + 2)]
+        name = next(c for c in candidates if c.lower() not in taken)
+        taken.add(name.lower())  # case-insensitive file systems
+        paths.append(folder / f"{name}-feedback.pdf")
+    return paths
+
+
+def write_feedback(
+    report: Report, keys: KeyIndex, folder: Path, options: SheetOptions | None = None
+) -> list[Path]:
+    """Write each graded student's feedback PDF into `folder` (atomically), rendering them over
+    worker processes as the exam sheets are."""
+    options = options or SheetOptions()
+    paths = feedback_paths(report.results, folder)
+    htmls = [render_feedback_html(r, keys.find(r.variant), options) for r in report.results]
+    pdfs = pdfs_in_parallel(htmls, template_roots(options.templates))
+    for path, (data, _pages) in zip(paths, pdfs, strict=True):
+        write_atomic(path, data)
+    return paths

@@ -1,0 +1,125 @@
+"""Filled fillable sheets (PDF forms): their fields read back as an AnswerSheet.
+
+`bpquiz generate --fillable` renders each answer box as a PDF text field named by its quantity id,
+and the variant code as a hidden field and in the document information (bpquiz.forms). This reads
+a filled sheet back into the same AnswerSheet a JSON answers file gives, so grading doesn't care
+where the answers came from. pypdf is imported only here, so grading JSON files never loads it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bpquiz.forms import NAME_FIELD, STUDENT_FIELD, VARIANT_FIELD, VARIANT_INFO
+from bpquiz.grading.readers.numbers import shown
+from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, AnswerSheet, read_limited
+
+MAX_PDF_BYTES = 10 << 20
+"""A filled two-page sheet is ~100 kB; a phone scan saved as PDF can reach a few MB. Anything over
+10 MiB is not one of our sheets, and pypdf would spend long on it."""
+
+
+def read_pdf_answers(path: Path) -> AnswerSheet:
+    """Read a filled fillable sheet (raises AnswersError with what to do)."""
+    return parse_pdf_answers(read_limited(path, MAX_PDF_BYTES, "a filled answer sheet"), str(path))
+
+
+def parse_pdf_answers(data: bytes, source: str) -> AnswerSheet:
+    """The answers in a filled sheet's form fields: an empty field is a missing answer."""
+    if not data.strip():
+        raise AnswersError("empty file: hand in the filled, saved sheet")
+    if b"%PDF-" not in data[:1024]:
+        raise AnswersError("not a PDF file")
+    fields, info = _form_of(data)
+
+    variant = _text(fields.pop(VARIANT_FIELD, None))
+    in_info = info.get(VARIANT_INFO) if info else None
+    in_info = in_info.strip() if isinstance(in_info, str) else ""
+    if variant and in_info and variant.upper() != in_info.upper():
+        raise AnswersError(
+            f"two different variant codes ({shown(variant)} in the form, {shown(in_info)} in the "
+            "document information): the file was edited; hand in the sheet as generated"
+        )
+    variant = variant or in_info
+    student = _text(fields.pop(STUDENT_FIELD, None))
+    fields.pop(NAME_FIELD, None)
+    answers = {
+        name: (_text(field) or None)
+        for name, field in fields.items()
+        # Buttons and signature fields a viewer may add are not answers; text fields all are.
+        if field.get("/FT") == "/Tx"
+    }
+    if not variant:
+        raise AnswersError(
+            "no bpquiz answer fields: not a fillable bpquiz sheet (those come from "
+            "`bpquiz generate --fillable`); hand in the filled sheet or the answers file"
+        )
+    if not answers:
+        raise AnswersError(
+            f"variant {shown(variant)}, but no answer fields: the sheet was printed to PDF or "
+            "flattened; hand in the sheet saved from the PDF reader"
+        )
+    if len(student) > MAX_STUDENT or not student.isprintable():
+        raise AnswersError(
+            f"the Student ID must be printable text of at most {MAX_STUDENT} characters"
+        )
+    return AnswerSheet(source, variant, student, answers)
+
+
+def check_fields(sheet: AnswerSheet, asked: Sequence[str]) -> None:
+    """Raise AnswersError unless the form has a field for every asked id, as generated.
+
+    An empty field is a missing answer, but a field that isn't there at all means a damaged file
+    (pypdf repairs what it can) or a sheet that isn't this variant's: never a silent zero.
+    """
+    absent = [qid for qid in asked if qid not in sheet.answers]
+    if absent:
+        listed = ", ".join(absent[:5]) + (" …" if len(absent) > 5 else "")
+        raise AnswersError(
+            f"the form has no field for {listed} ({len(absent)} of {len(asked)}): damaged, or "
+            f"not the sheet generated for variant {sheet.variant}; hand in that sheet"
+        )
+
+
+def _form_of(data: bytes) -> tuple[dict[str, Any], Any]:
+    """The form fields by name and the document information, or AnswersError."""
+    from pypdf import PdfReader
+
+    # pypdf reports repairs of a damaged file as log warnings; the outcome is what matters here.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not _opens_without_password(reader):
+            raise AnswersError(
+                "the PDF is protected by a password: save the filled sheet again without one"
+            )
+        return reader.get_fields() or {}, reader.metadata
+    except AnswersError:
+        raise
+    except Exception as exc:  # pypdf raises many kinds of exceptions for a broken file
+        reason = " ".join(str(exc).split())[:80] or exc.__class__.__name__
+        raise AnswersError(f"damaged PDF, cannot read its form ({reason})") from None
+
+
+def _opens_without_password(reader: Any) -> bool:
+    """Some viewers 'encrypt' with an empty password (to set permissions): such a file opens."""
+    try:
+        return bool(reader.decrypt(""))
+    except Exception:  # an unsupported cipher is as good as a password here
+        return False
+
+
+def _text(field: Any) -> str:
+    """A text field's value as typed; '' for an empty or absent field."""
+    if field is None:
+        return ""
+    value = field.get("/V")
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return str(value).strip()

@@ -1,0 +1,504 @@
+"""One step of gradient descent as a graph of named quantities.
+
+Every quantity a student writes down (z, a, the loss, δ, the gradients, the updated weights) is a
+node with an id, its indices and one expression over earlier nodes. Evaluating the graph from the
+given numbers is the worked solution; evaluating one node from a student's own earlier answers is
+follow-through marking; evaluating with every intermediate rounded is what a careful student gets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from bpquiz.maths.expr import Diff, Expr, Num, Prod, Quot, Ref, Sum
+from bpquiz.maths.functions import ACTIVATIONS, loss, loss_slope, number_text, softmax
+from bpquiz.maths.ids import LEARNING_RATE, bias_id, given_id, loss_id, neuron_id, weight_id
+from bpquiz.maths.mistakes import CATALOGUE, RIGHT, Mistake, Variation
+from bpquiz.maths.notation import Notation, Symbol
+from bpquiz.maths.rounding import Rounding
+from bpquiz.maths.spec import Problem, SpecError
+from bpquiz.maths.step import Step
+
+Builder = Callable[[Variation], list[Expr]]
+KINDS = ("z", "a", "loss", "delta", "grad_w", "grad_b", "w_new", "b_new")
+"""The kinds of quantity a student computes, in teaching order."""
+
+
+@dataclass(frozen=True, eq=False)
+class Quantity:
+    id: str
+    kind: str
+    expr: Expr | None = None
+    """None for a given number."""
+    layer: int | None = None
+    neuron: int | None = None
+    source: int | None = None
+    """For weights: i, the neuron in layer l − 1 (JSON 'from')."""
+    target: int | None = None
+    """For weights: j, the neuron in layer l (JSON 'to')."""
+    example: int | None = None
+
+    @property
+    def given(self) -> bool:
+        return self.expr is None
+
+    def symbol(self, notation: Notation) -> Symbol:
+        return notation.symbol(
+            self.kind, self.layer, self.neuron, self.source, self.target, self.example
+        )
+
+    def inputs(self) -> list[str]:
+        """The ids this quantity is computed from, each once, in order of appearance."""
+        return list(dict.fromkeys(self.expr.refs())) if self.expr else []
+
+    def indices(self) -> dict[str, int | None]:
+        """The key's index fields for this kind of quantity."""
+        if self.kind in ("grad_w", "w_new", "w"):
+            return {"layer": self.layer, "from": self.source, "to": self.target}
+        if self.kind == "loss":
+            return {"example": self.example} if self.example else {}
+        out: dict[str, int | None] = {"layer": self.layer, "neuron": self.neuron}
+        if self.kind in ("z", "a", "delta", "x", "t"):
+            out["example"] = self.example or 1
+        return out
+
+
+class Solution:
+    """The graph for one problem, evaluated exactly."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.quantities: dict[str, Quantity] = {}
+        self._builders: dict[str, Builder] = {}
+        self._batch = problem.examples > 1
+        self._rounded: dict[Rounding, dict[str, float]] = {}
+        self._mistakes: dict[str, tuple[tuple[Mistake, tuple[Expr, ...]], ...]] = {}
+        self._examples = range(1, problem.examples + 1)
+        self._build()
+        self.values = self.evaluate()
+        bad = [q.id for q in self.computed() if not math.isfinite(self.values[q.id])]
+        if bad:
+            raise SpecError(
+                f"the numbers overflow ({bad[0]} is not finite): use smaller weights or inputs"
+            )
+
+    # --- building --------------------------------------------------------------------------
+    # Each kind of quantity has one builder. Called with RIGHT it gives the real computation;
+    # called with a mistake's Variation it gives that variation of the same computation (a list:
+    # some mistakes can be made in several ways; empty: the variation has no place here).
+
+    def _ref(self, kind: str, layer: int, j: int, e: int) -> Ref:
+        if kind == "a" and layer == 0:
+            return Ref(given_id("x", j, e, self._batch))
+        return Ref(neuron_id(kind, layer, j, e, self._batch))
+
+    def _w(self, l: int, i: int, j: int, kind: str = "w") -> Ref:
+        return Ref(weight_id(kind, l, i, j))
+
+    def _bias(self, l: int, j: int) -> Ref | None:
+        match self.problem.bias:
+            case "shared":
+                return Ref(bias_id("b", l, None))
+            case "per_neuron":
+                return Ref(bias_id("b", l, j))
+        return None
+
+    def _z(self, e: int, l: int, j: int, v: Variation = RIGHT) -> list[Expr]:
+        """z⁽ˡ⁾ⱼ = Σᵢ a⁽ˡ⁻¹⁾ᵢ·W⁽ˡ⁾ᵢⱼ + b⁽ˡ⁾ⱼ."""
+        if not v.within("no_activation", "transposed_weight"):
+            return []
+        n = self.problem.layers
+        sources = range(1, n[l - 1] + 1)
+        previous, weight = "a", lambda i: self._w(l, i, j)
+        if v.no_activation:
+            if l < 2:
+                return []
+            previous = "z"
+        if v.transposed_weight:
+            if not (j <= n[l - 1] and n[l - 1] <= n[l]):
+                return []
+            weight = lambda i: self._w(l, j, i)  # noqa: E731
+        terms: list[Expr] = [Prod((self._ref(previous, l - 1, i, e), weight(i))) for i in sources]
+        bias = self._bias(l, j)
+        return [Sum((*terms, bias) if bias else tuple(terms))]
+
+    def _a(self, e: int, l: int, j: int, v: Variation = RIGHT) -> list[Expr]:
+        if v != RIGHT:
+            return []
+        act = ACTIVATIONS[self.problem.activations[l - 1]]
+        if act.layerwise:
+            layer_z = [self._ref("z", l, k, e) for k in range(1, self.problem.layers[l] + 1)]
+            return [softmax(layer_z, j - 1)]
+        return [act.apply(self._ref("z", l, j, e))]
+
+    def _loss(self, e: int, v: Variation = RIGHT) -> list[Expr]:
+        p = self.problem
+        outputs = range(1, p.layers[-1] + 1)
+        a = [self._ref("a", p.depth, k, e) for k in outputs]
+        t = [Ref(given_id("t", k, e, self._batch)) for k in outputs]
+        if v == RIGHT:
+            return [loss(p.loss, a, t)]
+        if v.no_half and v.within("no_half") and p.loss == "half_sse":
+            return [loss(p.loss, a, t, half=False)]
+        return []
+
+    def _batch_loss(self, v: Variation = RIGHT) -> list[Expr]:
+        """The batch's loss: the mean of its examples' losses (a method, not a lambda, so a
+        Solution can be sent to worker processes)."""
+        return [_mean([Ref(loss_id(e)) for e in self._examples])] if v == RIGHT else []
+
+    def _delta(self, e: int, l: int, j: int, v: Variation = RIGHT) -> list[Expr]:
+        """δ⁽ˡ⁾ⱼ = ∂L/∂z⁽ˡ⁾ⱼ: the loss's slope (output) or the sum over the next layer, times f′."""
+        if not v.within(
+            "error_sign",
+            "single_path",
+            "updated_weights",
+            "transposed_weight",
+            "no_derivative",
+            "derivative_of_z",
+        ):
+            return []
+        p, n = self.problem, self.problem.layers
+        act = ACTIVATIONS[p.activations[l - 1]]
+        a, z = self._ref("a", l, j, e), self._ref("z", l, j, e)
+        if l == p.depth:
+            t = Ref(given_id("t", j, e, self._batch))
+            pair = (t, a) if v.error_sign else (a, t)
+            slope, done = loss_slope(p.loss, act.name, *pair, n[l])
+            backs: list[Expr] = [slope]
+            if v.single_path or v.updated_weights:
+                return []
+        else:
+            done, after = False, range(1, n[l + 1] + 1)
+            weight = lambda k: self._w(l + 1, j, k)  # noqa: E731
+            if v.updated_weights:
+                weight = lambda k: self._w(l + 1, j, k, "w_new")  # noqa: E731
+            elif v.transposed_weight:
+                if not (j <= n[l + 1] and n[l + 1] <= n[l]):
+                    return []
+                weight = lambda k: self._w(l + 1, k, j)  # noqa: E731
+            paths = [Prod((self._ref("delta", l + 1, k, e), weight(k))) for k in after]
+            backs = [Sum(tuple(paths))]
+            if v.single_path:
+                backs = paths if len(paths) > 1 else []
+            if v.error_sign:
+                return []
+        derivative = None if done else act.slope(z, a)
+        if v.no_derivative:
+            if derivative is None:
+                return []
+            derivative = None
+        elif v.derivative_of_z:
+            if done or not act.output_form:
+                return []
+            derivative = act.slope(z, z)
+        return [back if derivative is None else Prod((back, derivative)) for back in backs]
+
+    def _grad_w(self, l: int, i: int, j: int, v: Variation = RIGHT) -> list[Expr]:
+        """∂L/∂W⁽ˡ⁾ᵢⱼ = mean over examples of δ⁽ˡ⁾ⱼ·a⁽ˡ⁻¹⁾ᵢ."""
+        n, examples = self.problem.layers, self._examples
+        delta = [self._ref("delta", l, j, e) for e in examples]
+        if v.wrong_activation and v.within("wrong_activation"):
+            # Another layer's activation with the same index, or the receiving neuron's own.
+            wrong = [(m, i) for m in range(len(n)) if m != l - 1 and i <= n[m]]
+            wrong += [(l, j)] if (l, j) not in wrong else []
+            return [
+                _mean(
+                    [
+                        Prod((d, self._ref("a", m, k, e)))
+                        for d, e in zip(delta, examples, strict=True)
+                    ]
+                )
+                for m, k in wrong
+            ]
+        terms = [
+            Prod((d, self._ref("a", l - 1, i, e))) for d, e in zip(delta, examples, strict=True)
+        ]
+        return _batch(terms, v)
+
+    def _grad_b(self, l: int, j: int | None, v: Variation = RIGHT) -> list[Expr]:
+        """∂L/∂b: mean δ; a shared bias feeds every neuron of its layer, so it sums their δ."""
+        examples = self._examples
+        if j is not None:
+            return _batch([self._ref("delta", l, j, e) for e in examples], v)
+        neurons = range(1, self.problem.layers[l] + 1)
+        per_example = [Sum(tuple(self._ref("delta", l, k, e) for k in neurons)) for e in examples]
+        return _batch(per_example, v)
+
+    def _update(self, old: Ref, grad: Ref, v: Variation = RIGHT) -> list[Expr]:
+        """w − η·∂L/∂w."""
+        step = Prod((Ref(LEARNING_RATE), grad))
+        if v == RIGHT:
+            return [Diff(old, step)]
+        if v.update_sign and v.within("update_sign"):
+            return [Sum((old, step))]
+        if v.no_learning_rate and v.within("no_learning_rate"):
+            return [Diff(old, grad)]
+        return []
+
+    def _add(self, qid: str, kind: str, build: Builder, **indices: int | None) -> None:
+        [expr] = build(RIGHT)
+        self.quantities[qid] = Quantity(qid, kind, expr, **indices)
+        self._builders[qid] = build
+
+    def _given(self, qid: str, kind: str, **indices: int | None) -> None:
+        self.quantities[qid] = Quantity(qid, kind, None, **indices)
+
+    def _build(self) -> None:
+        p = self.problem
+        n, depth, batch = p.layers, p.depth, self._batch
+        layers = range(1, depth + 1)
+
+        self._given(LEARNING_RATE, "lr")
+        for e in self._examples:
+            for i in range(1, n[0] + 1):
+                self._given(given_id("x", i, e, batch), "x", layer=0, neuron=i, example=e)
+            for k in range(1, n[depth] + 1):
+                self._given(given_id("t", k, e, batch), "t", layer=depth, neuron=k, example=e)
+        for l in layers:
+            for i, j in itertools.product(range(1, n[l - 1] + 1), range(1, n[l] + 1)):
+                self._given(weight_id("w", l, i, j), "w", layer=l, source=i, target=j)
+            if p.bias == "shared":
+                self._given(bias_id("b", l, None), "b", layer=l)
+            elif p.bias == "per_neuron":
+                for j in range(1, n[l] + 1):
+                    self._given(bias_id("b", l, j), "b", layer=l, neuron=j)
+
+        # Forward pass, one example at a time, layer by layer.
+        for e in self._examples:
+            for l in layers:
+                for kind, build in (("z", self._z), ("a", self._a)):
+                    for j in range(1, n[l] + 1):
+                        qid = neuron_id(kind, l, j, e, batch)
+                        self._add(qid, kind, partial(build, e, l, j), layer=l, neuron=j, example=e)
+
+        # Loss: per example, then the batch mean.
+        for e in self._examples:
+            example = e if batch else None
+            self._add(loss_id(example), "loss", partial(self._loss, e), example=example)
+        if batch:
+            self._add(loss_id(None), "loss", self._batch_loss)
+
+        # Backward pass, with the weights before the update.
+        for e in self._examples:
+            for l in reversed(layers):
+                for j in range(1, n[l] + 1):
+                    qid = neuron_id("delta", l, j, e, batch)
+                    self._add(
+                        qid, "delta", partial(self._delta, e, l, j), layer=l, neuron=j, example=e
+                    )
+
+        # Gradients, output layer first, then the updates.
+        for l in reversed(layers):
+            for i, j in itertools.product(range(1, n[l - 1] + 1), range(1, n[l] + 1)):
+                qid = weight_id("grad_w", l, i, j)
+                self._add(
+                    qid, "grad_w", partial(self._grad_w, l, i, j), layer=l, source=i, target=j
+                )
+            for j in self._bias_neurons(l):
+                qid = bias_id("grad_b", l, j)
+                self._add(qid, "grad_b", partial(self._grad_b, l, j), layer=l, neuron=j)
+        for l in reversed(layers):
+            for i, j in itertools.product(range(1, n[l - 1] + 1), range(1, n[l] + 1)):
+                old, grad = self._w(l, i, j), self._w(l, i, j, "grad_w")
+                qid = weight_id("w_new", l, i, j)
+                self._add(
+                    qid, "w_new", partial(self._update, old, grad), layer=l, source=i, target=j
+                )
+            for j in self._bias_neurons(l):
+                bias = self._bias(l, j or 1)
+                assert bias is not None  # a layer with bias neurons has a bias
+                grad = Ref(bias_id("grad_b", l, j))
+                qid = bias_id("b_new", l, j)
+                self._add(qid, "b_new", partial(self._update, bias, grad), layer=l, neuron=j)
+
+    def _bias_neurons(self, l: int) -> list[int | None]:
+        """The neurons with a bias of their own in layer l: all, none, or [None] for a shared one."""
+        match self.problem.bias:
+            case "per_neuron":
+                return list(range(1, self.problem.layers[l] + 1))
+            case "shared":
+                return [None]
+        return []
+
+    # --- mistakes --------------------------------------------------------------------------
+
+    def mistaken(self, qid: str, mistake: Mistake) -> list[Expr]:
+        """What `mistake` computes for this quantity instead (empty if it can't be made here)."""
+        build = self._builders.get(qid)
+        return build(mistake.variation) if build else []
+
+    def mistakes_at(self, qid: str) -> tuple[tuple[Mistake, tuple[Expr, ...]], ...]:
+        """The catalogued mistakes that can be made at this quantity, with their expressions:
+        built once per quantity, since marking a class asks for them at every wrong answer."""
+        made = self._mistakes.get(qid)
+        if made is None:
+            kind = self.quantities[qid].kind
+            made = tuple(
+                (mistake, tuple(exprs))
+                for mistake in CATALOGUE.values()
+                if kind in mistake.kinds and (exprs := self.mistaken(qid, mistake))
+            )
+            self._mistakes[qid] = made
+        return made
+
+    def mistake_values(self, qid: str, env: Mapping[str, float]) -> dict[str, list[float]]:
+        """For every catalogued mistake that can be made at this quantity: the value(s) it gives,
+        computed from the values in `env` (the key's, or a student's own earlier answers)."""
+        return {m.code: [expr.eval(env) for expr in exprs] for m, exprs in self.mistakes_at(qid)}
+
+    # --- evaluating ------------------------------------------------------------------------
+
+    def givens(self) -> dict[str, float]:
+        """The numbers printed on the sheet, by id."""
+        p = self.problem
+        out: dict[str, float] = {}
+        for q in self.quantities.values():
+            match q.kind:
+                case "lr":
+                    out[q.id] = p.learning_rate
+                case "x":
+                    out[q.id] = float(p.inputs[(q.example or 1) - 1, _index(q.neuron)])
+                case "t":
+                    out[q.id] = float(p.targets[(q.example or 1) - 1, _index(q.neuron)])
+                case "w":
+                    out[q.id] = float(
+                        p.weights[_index(q.layer)][_index(q.source), _index(q.target)]
+                    )
+                case "b":
+                    out[q.id] = float(p.biases[_index(q.layer)][(q.neuron or 1) - 1])
+        return out
+
+    def computed(self) -> Iterable[Quantity]:
+        """The asked-for kinds of quantity, in teaching order."""
+        return (q for q in self.quantities.values() if not q.given)
+
+    def evaluate(self, rounding: Rounding | None = None) -> dict[str, float]:
+        """Every value from the givens; with `rounding`, each result is rounded before it is reused."""
+        env = self.givens()
+        for q in self.computed():
+            value = _expr(q).eval(env)
+            env[q.id] = rounding.round(value) if rounding else value
+        return env
+
+    def recompute(self, qid: str, env: Mapping[str, float]) -> float:
+        """One quantity from the values in `env` (e.g. a student's own earlier answers)."""
+        return _expr(self.quantities[qid]).eval(env)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def sections(self) -> list[tuple[str, list[Quantity]]]:
+        """The computed quantities grouped under the headings a teacher uses, in teaching order."""
+        depth, batch = self.problem.depth, self.problem.examples > 1
+        groups: dict[str, list[Quantity]] = {}
+        for q in self.computed():
+            ex = f", example {q.example}" if batch and q.example else ""
+            match q.kind:
+                case "z" | "a":
+                    title = f"Forward pass, layer {q.layer}{ex}"
+                case "loss":
+                    title = "Loss"
+                case "delta" if q.layer == depth:
+                    title = f"Output deltas{ex}"
+                case "delta":
+                    title = f"Hidden deltas, layer {q.layer}{ex}"
+                case "grad_w" | "grad_b":
+                    title = f"Gradients, layer {q.layer}"
+                case _:
+                    title = f"Updated weights and biases, layer {q.layer}"
+            groups.setdefault(title, []).append(q)
+        return list(groups.items())
+
+    def rounded_path(self, rounding: Rounding) -> dict[str, float]:
+        """Every value as a careful student gets it: each result rounded, then reused (cached)."""
+        if rounding not in self._rounded:
+            self._rounded[rounding] = self.evaluate(rounding)
+        return self._rounded[rounding]
+
+    def step(self, qid: str, notation: Notation, rounding: Rounding) -> Step:
+        """How a teacher writes one quantity: symbol, general formula, numbers substituted, result.
+
+        The numbers are the rounded results of the steps before, and the result is what those
+        numbers give, rounded: every line can be checked with a calculator. The step's `exact` is
+        the result from unrounded values (the key's value), which may differ in the last digit.
+        """
+        q = self.quantities[qid]
+        rounded = self.rounded_path(rounding)
+
+        def as_symbol(ref: str) -> str:
+            return self.quantities[ref].symbol(notation).text()
+
+        def as_number(ref: str) -> str:
+            value = rounded[ref]
+            text = number_text(value) if self.quantities[ref].given else rounding.format(value)
+            return f"({text})" if text.startswith("−") else text
+
+        substituted = q.expr.write(as_number) if q.expr else ""
+        if isinstance(q.expr, Ref):
+            substituted = substituted.removeprefix("(").removesuffix(")")
+        return Step(
+            id=qid,
+            symbol=as_symbol(qid),
+            formula=q.expr.write(as_symbol) if q.expr else "",
+            substituted=substituted,
+            result=rounding.format(rounded[qid]),
+            exact=rounding.format(self.values[qid]),
+        )
+
+    def key_entries(
+        self, notation: Notation, rounding: Rounding, asked_kinds: Iterable[str] = KINDS
+    ) -> list[dict[str, Any]]:
+        """The answer key's quantities: every computed value with its tolerance and how it is written."""
+        asked_kinds = set(asked_kinds)
+        rounded_path = self.rounded_path(rounding)
+        entries = []
+        for q in self.computed():
+            value = self.values[q.id]
+            step = self.step(q.id, notation, rounding)
+            entries.append(
+                {
+                    "id": q.id,
+                    "kind": q.kind,
+                    **q.indices(),
+                    "value": value,
+                    "tol": {"abs": rounding.tolerance(value, rounded_path[q.id])},
+                    "points": 1,
+                    "asked": q.kind in asked_kinds,
+                    "symbol": step.symbol,
+                    "formula": step.formula,
+                    "substituted": step.substituted,
+                }
+            )
+        return entries
+
+
+def _expr(q: Quantity) -> Expr:
+    if q.expr is None:
+        raise ValueError(f"{q.id} is a given number, not computed")
+    return q.expr
+
+
+def _index(value: int | None) -> int:
+    """A 1-based index of a given number as a 0-based array index (every given has its indices)."""
+    assert value is not None
+    return value - 1
+
+
+def _batch(terms: list[Expr], v: Variation) -> list[Expr]:
+    """The batch mean of per-example terms; `batch_sum` is the mistake of summing them."""
+    if v == RIGHT:
+        return [_mean(terms)]
+    if v.batch_sum and v.within("batch_sum") and len(terms) > 1:
+        return [Sum(tuple(terms))]
+    return []
+
+
+def _mean(terms: list[Expr]) -> Expr:
+    if len(terms) == 1:
+        return terms[0]
+    return Quot(Sum(tuple(terms)), Num(float(len(terms)), str(len(terms))))

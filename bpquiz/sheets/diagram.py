@@ -1,0 +1,359 @@
+"""The network drawn as SVG: neurons in layers, inputs and targets, weights on their edges, biases.
+
+Weight labels are placed greedily along their edges, each at the first position where it overlaps
+nothing already drawn. When every weight's number fits, the numbers are written on the edges; when
+only short symbols fit, the symbols are; otherwise the edges stay bare and the sheet's weight tables
+carry the numbers. A label never overlaps another label, a neuron or a text beside a neuron.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+from bpquiz.maths.functions import number_text
+from bpquiz.maths.ids import bias_id, given_id, weight_id
+from bpquiz.maths.notation import Notation, Symbol
+from bpquiz.maths.solution import Solution
+from bpquiz.sheets.variable import PLAIN, SvgText, Texts, room_for
+
+DRAWING_FONT = ("DejaVu Sans", "sans-serif")
+"""The drawing's font family, regular and bold (stamping writes the drawing's texts in it too)."""
+RADIUS = 17
+COLUMN_GAP = 160
+WIDE_GAP = 200
+"""Layers are drawn WIDE_GAP apart where the page allows (more room to write weights on their
+edges), never less than COLUMN_GAP."""
+ROW_GAP = 60
+LINE = 12
+"""Height of one line of small text, in SVG units (CSS px)."""
+FONT = 10
+CHAR = 6.3
+"""Average advance of a digit or symbol at FONT px in DejaVu Sans: enough to size a label's box."""
+MARGIN = 8
+ARROW = 26
+GAP = 2
+"""Free space kept around every label, so no two texts touch."""
+# WeasyPrint does not cascade the page's stylesheet into inline SVG, so the drawing carries its
+# own presentation attributes; these are the only styling outside templates/bpquiz.css.
+STYLE = {
+    "edge": 'stroke="#777" stroke-width="0.8"',
+    "io": 'stroke="#111" stroke-width="0.8"',
+    "arrowhead": 'fill="#111"',
+    "neuron": 'fill="#fff" stroke="#111" stroke-width="1.2"',
+    "input": 'fill="#eef2f8" stroke="#111" stroke-width="1.2"',
+    "label-ground": 'fill="#fff" stroke="#bbb" stroke-width="0.5"',
+    "note-ground": 'fill="#fff" fill-opacity="0.85"',
+}
+TEXT = {
+    "name": ("#111", 10.5, False),
+    "weight": ("#1f4e8c", 10.0, False),
+    "note": ("#444", 9.0, False),
+    "given": ("#111", 10.0, True),
+    "layer": ("#666", 9.0, False),
+}
+"""Each kind of text's colour, size and boldness."""
+STYLE.update(
+    {
+        kind: f'fill="{fill}" font-size="{size:g}"' + (' font-weight="bold"' if bold else "")
+        for kind, (fill, size, bold) in TEXT.items()
+    }
+)
+
+
+def room(text: str) -> int:
+    """A text's length in a drawing made once for every variant: its widest form (`room_for`),
+    so that every variant's numbers fit the same drawing."""
+    return len(room_for(text, "number"))
+
+
+Emit = Callable[[float, float, str, str, str], str]
+POSITIONS = (0.25, 0.33, 0.18, 0.42, 0.5, 0.58, 0.66, 0.75, 0.82)
+"""Where along an edge (0 = source, 1 = target) a weight label may sit, in order of preference:
+near the source, where the edges fanning out of one neuron are apart and crossings are few."""
+
+
+@dataclass(frozen=True)
+class Box:
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def overlaps(self, other: Box) -> bool:
+        return not (
+            self.right <= other.left
+            or other.right <= self.left
+            or self.bottom <= other.top
+            or other.bottom <= self.top
+        )
+
+
+def _text_box(
+    x: float, y: float, text: str, anchor: str = "middle", length: Callable[[str], int] = len
+) -> Box:
+    """The box a one-line text occupies; y is the text's vertical centre."""
+    width = length(text) * CHAR + 4
+    left = {"middle": x - width / 2, "start": x - 2, "end": x - width + 2}[anchor]
+    return Box(left, y - LINE / 2, left + width, y + LINE / 2)
+
+
+def _padded(box: Box) -> Box:
+    return Box(box.left - GAP, box.top - GAP, box.right + GAP, box.bottom + GAP)
+
+
+def _text(x: float, y: float, text: str, css: str, anchor: str = "middle") -> str:
+    # dominant-baseline is not reliable in every renderer; shift by a third of the font size instead.
+    return (
+        f'<text x="{x:.1f}" y="{y + FONT / 3:.1f}" text-anchor="{anchor}" {STYLE[css]}>'
+        f"{escape(text)}</text>"
+    )
+
+
+def _plain(symbol: Symbol) -> str:
+    return symbol.text()
+
+
+@dataclass(frozen=True)
+class Drawing:
+    svg: str
+    all_givens: bool
+    """Whether every given number is written in the drawing (one example, weights on the edges)."""
+
+
+def network_svg(
+    solution: Solution,
+    notation: Notation,
+    page_width: float,
+    annotations: Mapping[tuple[int, int], Sequence[str]] | None = None,
+    texts: Texts = PLAIN,
+) -> Drawing:
+    """The SVG of the network, at most `page_width` CSS px wide where it can be;
+    `annotations[(layer, neuron)]` are lines written under a neuron.
+
+    Laid out once for every variant (`texts.laid_out_once`), the texts with numbers go to `texts`
+    instead of into the SVG, and every size is taken from `room`, so that the drawing is the same
+    for every variant."""
+    length: Callable[[str], int] = room if texts.laid_out_once else len
+    drawn: list[SvgText] = []
+    """The texts with numbers, when they are handed over instead of written."""
+
+    def variable(x: float, y: float, text: str, css: str, anchor: str = "middle") -> str:
+        if not texts.laid_out_once:
+            return _text(x, y, text, css, anchor)
+        fill, size, bold = TEXT[css]
+        drawn.append(SvgText(x, y + FONT / 3, text, anchor, size, fill, bold))
+        return ""
+
+    p = solution.problem
+    n = p.layers
+    depth = p.depth
+    single = p.examples == 1
+    givens = solution.givens()
+    annotations = annotations or {}
+    below = max((len(lines) for lines in annotations.values()), default=0)
+    below += 1 if p.bias == "per_neuron" else 0
+    row_gap = max(ROW_GAP, 2 * RADIUS + below * LINE + 14)
+    top = MARGIN + LINE + 4  # a line for the layer titles
+    rows = max(n)
+    inner = rows * row_gap
+    shared_line = LINE + 4 if p.bias == "shared" else 0
+    height = top + inner + shared_line + MARGIN
+    # Room left of the inputs for their values and right of the outputs for the targets.
+    left = (
+        RADIUS
+        + ARROW
+        + 6
+        + (
+            max(length(number_text(givens[given_id("x", i, 1, False)])) for i in range(1, n[0] + 1))
+            * CHAR
+            if single
+            else 0
+        )
+    )
+    target_texts = [
+        _plain(notation.symbol("t", depth, k, example=None))
+        + (f" = {number_text(givens[given_id('t', k, 1, False)])}" if single else "")
+        for k in range(1, n[depth] + 1)
+    ]
+    right = RADIUS + ARROW + 8 + max(length(t) for t in target_texts) * CHAR
+    left = max(left, 40.0)
+    gap = min(WIDE_GAP, max(COLUMN_GAP, (page_width - left - right) / depth))
+    width = left + right + depth * gap
+
+    def centre(l: int, j: int) -> tuple[float, float]:
+        offset = (rows - n[l]) * row_gap / 2
+        return left + l * gap, top + offset + (j - 0.5) * row_gap - below * LINE / 2
+
+    shapes: list[str] = []
+    words: list[str] = []
+    obstacles: list[Box] = []
+
+    def put_text(x: float, y: float, text: str, css: str, anchor: str = "middle") -> None:
+        words.append(variable(x, y, text, css, anchor))
+        obstacles.append(_text_box(x, y, text, anchor, length))
+
+    # Layer titles.
+    for l in range(depth + 1):
+        title = "input" if l == 0 else ("output" if l == depth else f"hidden {l}")
+        words.append(_text(left + l * gap, MARGIN + LINE / 2, title, "layer"))
+
+    # Neurons, with what is known about each written beside it.
+    for l in range(depth + 1):
+        for j in range(1, n[l] + 1):
+            x, y = centre(l, j)
+            kind = "x" if l == 0 else "a"
+            name = _plain(notation.symbol(kind, l, j, example=None))
+            shapes.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}" {STYLE["input" if l == 0 else "neuron"]}/>'
+            )
+            words.append(_text(x, y, name, "name"))
+            obstacles.append(Box(x - RADIUS - 3, y - RADIUS - 3, x + RADIUS + 3, y + RADIUS + 3))
+            lines: list[str] = []
+            if l > 0 and p.bias == "per_neuron":
+                bias = notation.symbol("b", l, j)
+                value = number_text(givens[bias_id("b", l, j)])
+                lines.append(f"{_plain(bias)} = {value}")
+            lines.extend(annotations.get((l, j), ()))
+            if lines:
+                # A white ground keeps the edges that pass behind these lines from striking them.
+                first = y + RADIUS + 4
+                widest = max(length(line) for line in lines) * CHAR * 0.9 + 4
+                shapes.append(
+                    f'<rect x="{x - widest / 2:.1f}" y="{first:.1f}" width="{widest:.1f}" '
+                    f'height="{len(lines) * LINE:.1f}" {STYLE["note-ground"]}/>'
+                )
+            for k, line in enumerate(lines):
+                put_text(x, y + RADIUS + 4 + (k + 0.5) * LINE, line, "note")
+            if l == 0:
+                # The input arrives from the left.
+                start = x - RADIUS - ARROW
+                shapes.append(
+                    f'<line x1="{start:.1f}" y1="{y:.1f}" x2="{x - RADIUS:.1f}" y2="{y:.1f}" '
+                    f'{STYLE["io"]} marker-end="url(#arrow)"/>'
+                )
+                if single:
+                    x_j = givens[given_id("x", j, 1, False)]
+                    put_text(start - 3, y, number_text(x_j), "given", "end")
+            if l == depth:
+                end = x + RADIUS + ARROW
+                shapes.append(
+                    f'<line x1="{x + RADIUS:.1f}" y1="{y:.1f}" x2="{end:.1f}" y2="{y:.1f}" '
+                    f'{STYLE["io"]} marker-end="url(#arrow)"/>'
+                )
+                put_text(end + 4, y, target_texts[j - 1], "given", "start")
+        if l > 0 and p.bias == "shared":
+            stem = notation.symbol("b", l, 1).stem().text()
+            value = number_text(givens[bias_id("b", l, None)])
+            put_text(left + l * gap, top + inner + LINE / 2, f"{stem} = {value} (shared)", "note")
+
+    # Edges first (under everything), then their labels where they fit.
+    edges = []
+    for l in range(1, depth + 1):
+        for i in range(1, n[l - 1] + 1):
+            for j in range(1, n[l] + 1):
+                (x1, y1), (x2, y2) = centre(l - 1, i), centre(l, j)
+                shapes.insert(
+                    0,
+                    f'<line x1="{x1 + RADIUS:.1f}" y1="{y1:.1f}" x2="{x2 - RADIUS:.1f}" '
+                    f'y2="{y2:.1f}" {STYLE["edge"]}/>',
+                )
+                weight = givens[weight_id("w", l, i, j)]
+                edges.append(
+                    (x1, y1, x2, y2, number_text(weight), _plain(notation.weight(l, i, j)))
+                )
+    placed = len(drawn)
+    labels = _place_labels(edges, obstacles, False, variable, length)
+    values_on_edges = labels is not None
+    if labels is None:
+        del drawn[placed:]  # the values that found a place before one did not
+    caption = "Weights are written on their edges."
+    if labels is None:
+        labels = _place_labels(edges, obstacles, True, _text, len)
+        caption = "Each edge is labelled with its weight's symbol; the values are in the tables."
+    if labels is None:
+        labels = []
+        caption = "The weights are in the tables."
+
+    svg = "".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="network" width="{width:.0f}" '
+            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+            # aria-label, not <title>: WeasyPrint spends as long on a <title> as on a dozen labels.
+            f'font-family="{", ".join(DRAWING_FONT)}" aria-label="{escape(caption)}">',
+            '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" '
+            f'markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" {STYLE["arrowhead"]}/>'
+            "</marker></defs>",
+            *shapes,
+            *labels,
+            *words,
+            "</svg>",
+        ]
+    )
+    for item in drawn:
+        texts.draw(item)
+    return Drawing(svg, all_givens=single and values_on_edges)
+
+
+def _crosses(box: Box, x1: float, y1: float, x2: float, y2: float) -> bool:
+    """Whether the segment (x1, y1)–(x2, y2) passes through the box (Liang–Barsky clipping)."""
+    t0, t1 = 0.0, 1.0
+    dx, dy = x2 - x1, y2 - y1
+    for p, q in (
+        (-dx, x1 - box.left),
+        (dx, box.right - x1),
+        (-dy, y1 - box.top),
+        (dy, box.bottom - y1),
+    ):
+        if p == 0:
+            if q < 0:
+                return False
+        else:
+            t = q / p
+            if p < 0:
+                t0 = max(t0, t)
+            else:
+                t1 = min(t1, t)
+            if t0 > t1:
+                return False
+    return True
+
+
+def _place_labels(
+    edges: Sequence[tuple[float, float, float, float, str, str]],
+    obstacles: Sequence[Box],
+    use_symbols: bool,
+    emit: Emit,
+    length: Callable[[str], int],
+) -> list[str] | None:
+    """A label centred on each edge, overlapping nothing; None when some edge has no free spot.
+
+    Among the free spots, one that no other edge passes through is preferred, so that a label is
+    never read as belonging to a crossing edge.
+    """
+    taken = list(obstacles)
+    segments = [(x1 + RADIUS, y1, x2 - RADIUS, y2) for x1, y1, x2, y2, _, _ in edges]
+    out = []
+    for k, (x1, y1, x2, y2, value, symbol) in enumerate(edges):
+        text = symbol if use_symbols else value
+        others = segments[:k] + segments[k + 1 :]
+        free = []
+        for t in POSITIONS:
+            # Along the drawn part of the edge, between the two circles.
+            x = x1 + RADIUS + t * (x2 - x1 - 2 * RADIUS)
+            y = y1 + t * (y2 - y1)
+            box = _text_box(x, y, text, "middle", length)
+            if not any(_padded(box).overlaps(other) for other in taken):
+                free.append((x, y, box))
+        if not free:
+            return None
+        clear = [spot for spot in free if not any(_crosses(spot[2], *seg) for seg in others)]
+        x, y, box = (clear or free)[0]
+        taken.append(box)
+        out.append(
+            f'<rect x="{box.left:.1f}" y="{box.top:.1f}" width="{box.right - box.left:.1f}" '
+            f'height="{box.bottom - box.top:.1f}" {STYLE["label-ground"]}/>'
+            + emit(x, y, text, "weight", "middle")
+        )
+    return out

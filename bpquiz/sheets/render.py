@@ -1,0 +1,98 @@
+"""Writing an exam's sheets: every variant's problem sheet and worked solution, and class files.
+
+PDF sheets are laid out once per preset and stamped (bpquiz.sheets.stamping); HTML sheets, and
+any document that cannot be stamped exactly, are rendered whole (bpquiz.sheets.documents).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bpquiz.exercises.draw import Settings, Variant
+from bpquiz.files import write_atomic
+from bpquiz.sheets.documents import Rendered, WholeTask, render_document
+from bpquiz.sheets.options import DOCUMENTS, FORMATS, SheetOptions
+from bpquiz.sheets.templates import RenderError
+
+
+@dataclass(frozen=True)
+class SheetRequest:
+    """Which sheets to render and how."""
+
+    options: SheetOptions = field(default_factory=SheetOptions)
+    format: str = "pdf"
+    duplex: bool = False
+    """Pad each student's document to an even page count in the class files."""
+    jobs: int | None = None
+    progress: Callable[[int, int], None] | None = None
+    """Called with (variants done, variants) as the sheets are made."""
+
+
+@dataclass
+class ExamFiles:
+    """Where the sheets went."""
+
+    sheets: list[Path] = field(default_factory=list)
+    solutions: list[Path] = field(default_factory=list)
+    class_sheets: Path | None = None
+    class_solutions: Path | None = None
+    pages: int = 0
+
+
+def render_exam(
+    variants: Sequence[Variant],
+    settings: Settings,
+    request: SheetRequest,
+    out_dir: Path,
+    name: str,
+) -> ExamFiles:
+    """Write each variant's sheet and solution; for a class set also the two combined PDFs."""
+    from bpquiz.sheets.stamping.cache import compiled_templates
+
+    fmt, options = request.format, request.options
+    if fmt not in FORMATS:
+        raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
+    options.check(variants[0].problem.depth)
+    compiled = compiled_templates()
+    results: list[Rendered] = []
+    class_files: dict[str, bytes] = {}
+    if fmt == "pdf":
+        from bpquiz.sheets.stamping.batch import stamped_documents
+
+        stamped = stamped_documents(
+            variants,
+            settings,
+            options,
+            request.jobs,
+            request.progress,
+            request.duplex,
+            compiled,
+        )
+        results, class_files = stamped.documents, stamped.class_files
+    else:  # HTML takes milliseconds a document, here in this process
+        results = [
+            render_document(WholeTask(d, v, settings, options, fmt, compiled=compiled))
+            for v in variants
+            for d in DOCUMENTS
+        ]
+
+    files = ExamFiles()
+    for rendered in results:
+        path = out_dir / f"{rendered.code}-{rendered.document}.{fmt}"
+        write_atomic(path, rendered.data)
+        (files.sheets if rendered.document == "sheet" else files.solutions).append(path)
+        files.pages += rendered.pages
+    if fmt == "pdf" and len(variants) > 1:
+        from bpquiz.sheets.pdf import join_pdfs
+
+        for document, attr in (("sheet", "class_sheets"), ("solution", "class_solutions")):
+            path = out_dir / f"{name}-{document}s.pdf"
+            if document in class_files:
+                write_atomic(path, class_files[document])
+            else:
+                parts = [(r.printed or r.data, r.pages) for r in results if r.document == document]
+                write_atomic(path, join_pdfs(parts, duplex=request.duplex))
+            setattr(files, attr, path)
+    return files

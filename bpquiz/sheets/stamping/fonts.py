@@ -1,0 +1,138 @@
+"""Fonts for the stamped texts: the very fonts (and subsets) WeasyPrint chose for each slot.
+
+`font_document` has WeasyPrint render every character the stamped texts may use, in every face
+their slots use, and reads back each glyph's font, id and width (with pypdf), so that a stamped
+text is set exactly as WeasyPrint would set it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Face:
+    """A font as CSS names it; WeasyPrint picks the same file for the same face."""
+
+    family: tuple[str, ...]
+    weight: int
+    style: str
+    stretch: str
+
+    def css(self) -> str:
+        generic = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui"}
+        names = ", ".join(
+            f if f in generic else "'" + f.replace("'", "").replace('"', "") + "'"
+            for f in self.family
+        )
+        return (
+            f"font-family: {names}; font-weight: {self.weight}; font-style: {self.style}; "
+            f"font-stretch: {self.stretch}"
+        )
+
+
+# --- fonts for the stamped text ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """One face's glyphs as WeasyPrint subset them: character → (font resource, glyph id, width)."""
+
+    chars: Mapping[str, tuple[str, int, float]]
+
+
+@dataclass
+class Fonts:
+    """The fonts of a font document: its PDF (for copying the font objects) and each face's glyphs."""
+
+    pdf: bytes
+    faces: dict[Face, Glyphs]
+    resources: dict[str, tuple[int, str]]
+    """Resource name → (page of the font document, its font key there)."""
+
+    def width(self, face: Face, size: float, text: str) -> float | None:
+        """The advance of `text` in px, or None when a character has no glyph."""
+        glyphs = self.faces[face].chars
+        total = 0.0
+        for ch in text:
+            if ch not in glyphs:
+                return None
+            total += glyphs[ch][2]
+        return total * size / 1000
+
+
+def font_document(chars: Mapping[Face, set[str]], roots: Sequence[Path]) -> Fonts:
+    """Render every face's characters, a page a face, and read back each glyph's font and id."""
+    from pypdf import PdfReader
+
+    from bpquiz.sheets.pdf import render_document
+
+    faces = sorted(chars, key=repr)
+    body = "".join(
+        f'<p style="{face.css()}; font-size: 10px; white-space: pre; break-after: page; '
+        'font-kerning: none; font-variant-ligatures: none">'
+        f"{escape(''.join(sorted(chars[face] | {' '})), quote=False)}</p>"
+        for face in faces
+    )
+    document = render_document(f"<!DOCTYPE html><html><body>{body}</body></html>", roots)
+    pdf = document.write_pdf()
+    reader = PdfReader(io.BytesIO(pdf))
+    found: dict[Face, Glyphs] = {}
+    resources: dict[str, tuple[int, str]] = {}
+    for number, (face, page) in enumerate(zip(faces, reader.pages, strict=True)):
+        table: dict[str, tuple[str, int, float]] = {}
+        # The pages share one resource dictionary: a page's own fonts are those its text uses.
+        used = sorted(set(re.findall(rb"/(\S+) [\d.]+ Tf", page.get_contents().get_data())))
+        for key in (f"/{name.decode()}" for name in used):
+            ref = page["/Resources"]["/Font"].raw_get(key)
+            name = f"BQ{number}{key.lstrip('/')}"
+            resources[name] = (number, key)
+            font = ref.get_object()
+            widths = _widths(font["/DescendantFonts"][0].get_object()["/W"])
+            for cid, text in _to_unicode(font["/ToUnicode"].get_object().get_data()).items():
+                if len(text) == 1 and text not in table:
+                    table[text] = (name, cid, widths.get(cid, 0.0))
+        found[face] = Glyphs(table)
+    return Fonts(pdf, found, resources)
+
+
+def _widths(array: Sequence[object]) -> dict[int, float]:
+    widths: dict[int, float] = {}
+    k = 0
+    while k < len(array):
+        first = int(array[k])  # type: ignore[call-overload]
+        if isinstance(array[k + 1], list):
+            for offset, w in enumerate(array[k + 1]):  # type: ignore[arg-type]
+                widths[first + offset] = float(w)
+            k += 2
+        else:
+            last, w = int(array[k + 1]), float(array[k + 2])  # type: ignore[call-overload, arg-type]
+            widths.update(dict.fromkeys(range(first, last + 1), w))
+            k += 3
+    return widths
+
+
+_HEX = r"<([0-9a-fA-F]+)>"
+
+
+def _unicode(hexits: str) -> str:
+    return bytes.fromhex(hexits).decode("utf-16-be", errors="replace")
+
+
+def _to_unicode(cmap: bytes) -> dict[int, str]:
+    text = cmap.decode("latin-1")
+    mapping: dict[int, str] = {}
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", text, re.S):
+        for cid, uni in re.findall(rf"{_HEX}\s*{_HEX}", block):
+            mapping[int(cid, 16)] = _unicode(uni)
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", text, re.S):
+        for lo, hi, uni in re.findall(rf"{_HEX}\s*{_HEX}\s*{_HEX}", block):
+            start = int(uni, 16)
+            for offset, cid in enumerate(range(int(lo, 16), int(hi, 16) + 1)):
+                mapping[cid] = chr(start + offset)
+    return mapping
