@@ -29,7 +29,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class BpquizCommand(TyperCommand):
     """A command whose BpquizErrors become one line on stderr and an exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except OptionError as exc:
@@ -425,11 +425,10 @@ def grade(
     if key is not None and keys_dir is not None:
         raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
     comparison = Comparison.from_options(atol, rtol, sigfigs, decimals)
+    inputs = [*paths, *([key] if key else [])]
     if csv_path is not None and (
         csv_path.suffix.lower() == ".json"
-        or any(
-            p.is_file() and p.resolve() == csv_path.resolve() for p in [*paths, *[key] * bool(key)]
-        )
+        or any(p.is_file() and p.resolve() == csv_path.resolve() for p in inputs)
     ):
         raise typer.BadParameter(
             "the gradebook would overwrite an input: give a new .csv file name", param_hint="--csv"

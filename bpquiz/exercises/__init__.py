@@ -1,0 +1,1 @@
+"""Exercises: drawing them, and their answer keys and answer templates."""

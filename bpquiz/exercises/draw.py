@@ -254,7 +254,7 @@ def _teaches_little(solution: Solution, s: Settings) -> str | None:
                     return f"neuron {j} of layer {l} is a dead ReLU for every example"
     outputs = [q for q in quantities if q.kind == "a" and q.layer == p.depth]
     if all(
-        abs(values[q.id] - p.targets[(q.example or 1) - 1, q.neuron - 1])
+        abs(values[q.id] - float(p.targets[(q.example or 1) - 1, (q.neuron or 1) - 1]))
         < rounding.unit(values[q.id])
         for q in outputs
     ):

@@ -180,7 +180,7 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
         raise KeyFileError(
             f'{source}: exam.rounding: expected {{"mode": "decimals"|"sigfigs", "digits": n}}'
         ) from None
-    name = exam.get("name") if isinstance(exam.get("name"), str) else Path(source).stem
+    name = str(exam["name"]) if isinstance(exam.get("name"), str) else Path(source).stem
     entries = document.get("variants")
     if not isinstance(entries, list):
         raise KeyFileError(f"{source}: variants: expected a list")
@@ -205,7 +205,7 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
                 rounding=rounding,
                 exam=name,
                 source=source,
-                problem=entry.get("problem") if isinstance(entry.get("problem"), dict) else {},
+                problem=problem if isinstance(problem := entry.get("problem"), dict) else {},
             )
         )
     return variants

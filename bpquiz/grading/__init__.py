@@ -1,0 +1,1 @@
+"""Marking students' answers: reading them, comparing, follow-through, reports."""

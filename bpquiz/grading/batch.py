@@ -142,7 +142,9 @@ def _unpack(packed: Packed, keys: KeyIndex, comparison: Comparison) -> Result | 
         return packed
     student, code, file, rows = packed
     variant = keys.find(code)
-    items = tuple(Item(q.id, *row, q.symbol) for q, row in zip(variant.asked, rows, strict=True))
+    items = tuple(
+        Item._make((q.id, *row, q.symbol)) for q, row in zip(variant.asked, rows, strict=True)
+    )
     return Result(student, code, items, variant.exam, file, comparison.rule(variant.rounding))
 
 

@@ -219,8 +219,7 @@ def follow_through(
     if trivial and abs(item.expected - _baseline(solution, item.id, solution.values)) > key_tol:
         # A step that merely comes out small from honest work keeps its credit; one made trivial
         # by an answer like "the output equals the target" does not.
-        causes = {s: trivialising(context, s) for s in sources}
-        causes = {s: why for s, why in causes.items() if why}
+        causes = {s: why for s in sources if (why := trivialising(context, s))}
     else:
         causes = {}
     if causes:
@@ -254,6 +253,8 @@ def _own_rounding(item: Item, context: Context) -> Item:
     may be rounded the other accepted way (0.0066 where the key's path has 0.0065), and a careful
     student reuses what they wrote, so a later step can land outside the key's own range."""
     solution = context.variant.solution
+    if not isinstance(item.given, float):
+        return item
     try:
         own = solution.recompute(item.id, OwnWork(solution, context))
     except ARITHMETIC:

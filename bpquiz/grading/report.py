@@ -11,7 +11,7 @@ import io
 import json
 import statistics
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod, OverflowMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -104,6 +104,16 @@ def feedback_notes(result: Result) -> Table:
     return notes
 
 
+COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("", "left"),
+    ("id", "left"),
+    ("expected", "right"),
+    ("given", "right"),
+    ("verdict", "left"),
+    ("points", "right"),
+)
+
+
 def student_table(result: Result) -> Table:
     """One student's items: symbol, id, expected, given, verdict (with the code of a recognised
     misconception), points."""
@@ -112,17 +122,10 @@ def student_table(result: Result) -> Table:
         title_justify="left",
         show_edge=False,
     )
-    for name, justify in [
-        ("", "left"),
-        ("id", "left"),
-        ("expected", "right"),
-        ("given", "right"),
-        ("verdict", "left"),
-        ("points", "right"),
-    ]:
+    for name, justify in COLUMNS:
         # A misconception's code is one long word: fold it rather than cut it short with "…".
-        overflow = "fold" if name == "verdict" else "ellipsis"
-        table.add_column(name, justify=justify, overflow=overflow)  # type: ignore[arg-type]
+        overflow: OverflowMethod = "fold" if name == "verdict" else "ellipsis"
+        table.add_column(name, justify=justify, overflow=overflow)
     for item in result.items:
         table.add_row(
             Text(item.symbol),
@@ -167,13 +170,8 @@ def print_report(report: Report, console: Console, details: bool | None = None) 
             return
     elif results:
         table = Table(box=None, show_header=True, pad_edge=False)
-        for name, justify in [
-            ("student", "left"),
-            ("variant", "left"),
-            ("score", "right"),
-            ("", "left"),
-        ]:
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for name in ("student", "variant", "score", ""):
+            table.add_column(name, justify="right" if name == "score" else "left")
         for result in results:
             table.add_row(
                 Text(result.student),

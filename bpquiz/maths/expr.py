@@ -32,9 +32,13 @@ class Expr:
     def write(self, leaf: Leaf) -> str:
         raise NotImplementedError
 
+    def binding(self) -> int:
+        """How strongly this expression binds, to decide where brackets are needed."""
+        return self.prec
+
     def _wrapped(self, leaf: Leaf, prec: int) -> str:
         text = self.write(leaf)
-        return f"({text})" if self.prec < prec else text
+        return f"({text})" if self.binding() < prec else text
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,11 @@ class Num(Expr):
 class Sum(Expr):
     terms: tuple[Expr, ...]
 
-    @property
-    def prec(self) -> int:  # type: ignore[override]
+    prec = _SUM
+
+    def binding(self) -> int:
         # A sum of one term (one output, one outgoing connection) needs no brackets of its own.
-        return self.terms[0].prec if len(self.terms) == 1 else _SUM
+        return self.terms[0].binding() if len(self.terms) == 1 else _SUM
 
     def eval(self, env: Env) -> float:
         total = 0.0

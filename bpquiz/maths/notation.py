@@ -71,17 +71,20 @@ class Notation:
         target: int | None = None,
         example: int | None = None,
     ) -> Symbol:
+        if kind == "lr":
+            return Symbol("η")
+        if kind == "loss":
+            return Symbol("L", example=self._ex(example))
+        if layer is None:
+            raise ValueError(f"a {kind} symbol needs its layer")
+        if kind in ("w", "grad_w", "w_new"):
+            if source is None or target is None:
+                raise ValueError(f"a {kind} symbol needs the neurons it connects")
+            weight = self.weight(layer, source, target)
+            return {"w": weight, "grad_w": _prefixed(weight, "∂L/∂"), "w_new": _primed(weight)}[
+                kind
+            ]
         match kind:
-            case "lr":
-                return Symbol("η")
-            case "loss":
-                return Symbol("L", example=self._ex(example))
-            case "w":
-                return self.weight(layer, source, target)
-            case "grad_w":
-                return _prefixed(self.weight(layer, source, target), "∂L/∂")
-            case "w_new":
-                return _primed(self.weight(layer, source, target))
             case "grad_b":
                 return _prefixed(self.neuron("b", layer, neuron, None), "∂L/∂")
             case "b_new":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -182,10 +182,10 @@ class Solution:
                 if not (j <= n[l + 1] and n[l + 1] <= n[l]):
                     return []
                 weight = lambda k: self._w(l + 1, k, j)  # noqa: E731
-            paths = [Prod((self._ref("delta", l + 1, k, e), weight(k))) for k in after]
+            paths: list[Expr] = [Prod((self._ref("delta", l + 1, k, e), weight(k))) for k in after]
             backs = [Sum(tuple(paths))]
             if v.single_path:
-                backs = paths if len(paths) > 1 else []
+                backs = list(paths) if len(paths) > 1 else []
             if v.error_sign:
                 return []
         derivative = None if done else act.slope(z, a)
@@ -216,7 +216,7 @@ class Solution:
                 )
                 for m, k in wrong
             ]
-        terms = [
+        terms: list[Expr] = [
             Prod((d, self._ref("a", l - 1, i, e))) for d, e in zip(delta, examples, strict=True)
         ]
         return _batch(terms, v)
@@ -227,7 +227,9 @@ class Solution:
         if j is not None:
             return _batch([self._ref("delta", l, j, e) for e in examples], v)
         neurons = range(1, self.problem.layers[l] + 1)
-        per_example = [Sum(tuple(self._ref("delta", l, k, e) for k in neurons)) for e in examples]
+        per_example: list[Expr] = [
+            Sum(tuple(self._ref("delta", l, k, e) for k in neurons)) for e in examples
+        ]
         return _batch(per_example, v)
 
     def _update(self, old: Ref, grad: Ref, v: Variation = RIGHT) -> list[Expr]:
@@ -300,9 +302,9 @@ class Solution:
                 self._add(
                     qid, "grad_w", partial(self._grad_w, l, i, j), layer=l, source=i, target=j
                 )
-            for j in self._bias_neurons(l):
-                qid = bias_id("grad_b", l, j)
-                self._add(qid, "grad_b", partial(self._grad_b, l, j), layer=l, neuron=j)
+            for b in self._bias_neurons(l):
+                qid = bias_id("grad_b", l, b)
+                self._add(qid, "grad_b", partial(self._grad_b, l, b), layer=l, neuron=b)
         for l in reversed(layers):
             for i, j in itertools.product(range(1, n[l - 1] + 1), range(1, n[l] + 1)):
                 old, grad = self._w(l, i, j), self._w(l, i, j, "grad_w")
@@ -310,12 +312,12 @@ class Solution:
                 self._add(
                     qid, "w_new", partial(self._update, old, grad), layer=l, source=i, target=j
                 )
-            for j in self._bias_neurons(l):
-                bias = self._bias(l, j or 1)
+            for b in self._bias_neurons(l):
+                bias = self._bias(l, b or 1)
                 assert bias is not None  # a layer with bias neurons has a bias
-                grad = Ref(bias_id("grad_b", l, j))
-                qid = bias_id("b_new", l, j)
-                self._add(qid, "b_new", partial(self._update, bias, grad), layer=l, neuron=j)
+                grad = Ref(bias_id("grad_b", l, b))
+                qid = bias_id("b_new", l, b)
+                self._add(qid, "b_new", partial(self._update, bias, grad), layer=l, neuron=b)
 
     def _bias_neurons(self, l: int) -> list[int | None]:
         """The neurons with a bias of their own in layer l: all, none, or [None] for a shared one."""
@@ -489,7 +491,7 @@ def _index(value: int | None) -> int:
     return value - 1
 
 
-def _batch(terms: list[Expr], v: Variation) -> list[Expr]:
+def _batch(terms: Sequence[Expr], v: Variation) -> list[Expr]:
     """The batch mean of per-example terms; `batch_sum` is the mistake of summing them."""
     if v == RIGHT:
         return [_mean(terms)]
@@ -498,7 +500,7 @@ def _batch(terms: list[Expr], v: Variation) -> list[Expr]:
     return []
 
 
-def _mean(terms: list[Expr]) -> Expr:
+def _mean(terms: Sequence[Expr]) -> Expr:
     if len(terms) == 1:
         return terms[0]
     return Quot(Sum(tuple(terms)), Num(float(len(terms)), str(len(terms))))

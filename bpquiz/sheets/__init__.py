@@ -1,0 +1,1 @@
+"""The printed sheets: content (contexts, templates, the drawing) and output (PDF, HTML)."""

@@ -196,7 +196,7 @@ def sheet_context(
     notation = make_notation(options.notation, p.depth, p.examples)
     numbers = layout(options.templates)
     key = _key(variant, settings, notation)
-    questions = []
+    questions: list[dict[str, Any]] = []
     for title, quantities in variant.solution.sections():
         asked = [q for q in quantities if q.kind in settings.asked]
         if not asked:

@@ -1,0 +1,1 @@
+"""Reading what students hand in: answers files, spreadsheets, filled PDF forms."""

@@ -7,8 +7,9 @@ AnswersError whose message says what to fix.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from bpquiz.exercises.key import ANSWERS_FORMAT, KEY_FORMAT
 from bpquiz.grading.readers.numbers import JsonNumber, shown
@@ -40,6 +41,7 @@ def _too_deep(document: Any, limit: int = MAX_DEPTH) -> bool:
     stack = [(document, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):
@@ -64,7 +66,7 @@ def _kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-def _is_text(value: Any) -> bool:
+def _is_text(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and not isinstance(value, JsonNumber)
 
 

@@ -70,7 +70,7 @@ def _add_fonts(writer: Any, fonts: Fonts, pages: Sequence[Any]) -> Any:
     from pypdf import PdfReader
     from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
-    font_pages = PdfReader(io.BytesIO(fonts.pdf)).pages
+    font_pages: list[Any] = list(PdfReader(io.BytesIO(fonts.pdf)).pages)
     added = {
         name: font_pages[page]["/Resources"]["/Font"].raw_get(key).clone(writer)
         for name, (page, key) in sorted(fonts.resources.items())
@@ -98,7 +98,8 @@ def make_template(skeleton_pdf: bytes, fonts: Fonts, field: str | None = None) -
         TextStringObject,
     )
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(skeleton_pdf)))
+    # Any: pypdf types its generic objects loosely (a page's entries are PdfObject | None).
+    writer: Any = PdfWriter(clone_from=PdfReader(io.BytesIO(skeleton_pdf)))
     save_ref = _add_fonts(writer, fonts, [page.get_object() for page in writer.pages])
     streams = []
     heights: list[float] = []
@@ -221,7 +222,7 @@ def class_file(
         TextStringObject,
     )
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer: Any = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
     root = writer._root_object
     for key in ("/Outlines", "/PageMode", "/Names", "/OpenAction"):
         root.pop(NameObject(key), None)
@@ -252,7 +253,7 @@ def class_file(
             )
             kids.append(writer._add_object(blank))
     for page in originals:
-        writer._objects[page.indirect_reference.idnum - 1] = None  # type: ignore[call-overload]
+        writer._objects[page.indirect_reference.idnum - 1] = None
     tree[NameObject("/Kids")] = kids
     tree[NameObject("/Count")] = NumberObject(len(kids))
     writer.add_metadata({"/Title": TextStringObject(title)})

@@ -145,9 +145,9 @@ def stamped_documents(
     slots: dict[tuple[str, int], Slots] = {}
     groups: dict[tuple[str, str], list[int]] = {}
     for k, (html, variant_slots) in enumerate(made):
-        index, document = divmod(k, len(DOCUMENTS))
-        slots[DOCUMENTS[document], index] = variant_slots
-        groups.setdefault((DOCUMENTS[document], html), []).append(index)
+        index, which = divmod(k, len(DOCUMENTS))
+        slots[DOCUMENTS[which], index] = variant_slots
+        groups.setdefault((DOCUMENTS[which], html), []).append(index)
 
     # 2. Each group's skeleton: kept from an earlier run, or laid out now (and kept).
     specs: list[tuple[str, SkeletonSpec]] = []

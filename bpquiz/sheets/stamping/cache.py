@@ -23,6 +23,7 @@ from contextlib import suppress
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from jinja2.bccache import Bucket
@@ -144,7 +145,7 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
     where = folder()
     if where is None:
         return
-    meta = {
+    meta: dict[str, Any] = {
         "key": name,
         "places": [_place_json(p) for p in skeleton.places],
         "drawing": list(vars(skeleton.drawing).values()) if skeleton.drawing else None,

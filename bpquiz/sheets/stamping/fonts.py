@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def font_document(chars: Mapping[Face, set[str]], roots: Sequence[Path]) -> Font
     reader = PdfReader(io.BytesIO(pdf))
     found: dict[Face, Glyphs] = {}
     resources: dict[str, tuple[int, str]] = {}
-    for number, (face, page) in enumerate(zip(faces, reader.pages, strict=True)):
+    pages: list[Any] = list(reader.pages)  # pypdf's objects are dynamically typed
+    for number, (face, page) in enumerate(zip(faces, pages, strict=True)):
         table: dict[str, tuple[str, int, float]] = {}
         # The pages share one resource dictionary: a page's own fonts are those its text uses.
         used = sorted(set(re.findall(rb"/(\S+) [\d.]+ Tf", page.get_contents().get_data())))
@@ -101,18 +103,18 @@ def font_document(chars: Mapping[Face, set[str]], roots: Sequence[Path]) -> Font
     return Fonts(pdf, found, resources)
 
 
-def _widths(array: Sequence[object]) -> dict[int, float]:
+def _widths(array: Sequence[Any]) -> dict[int, float]:
     widths: dict[int, float] = {}
     k = 0
     while k < len(array):
-        first = int(array[k])  # type: ignore[call-overload]
+        first = int(array[k])
         if isinstance(array[k + 1], list):
-            for offset, w in enumerate(array[k + 1]):  # type: ignore[arg-type]
+            for offset, w in enumerate(array[k + 1]):
                 widths[first + offset] = float(w)
             k += 2
         else:
-            last, w = int(array[k + 1]), float(array[k + 2])  # type: ignore[call-overload, arg-type]
-            widths.update(dict.fromkeys(range(first, last + 1), w))
+            last, width = int(array[k + 1]), float(array[k + 2])
+            widths.update(dict.fromkeys(range(first, last + 1), width))
             k += 3
     return widths
 
