@@ -25,7 +25,8 @@ from bpquiz.maths.rounding import Rounding
 
 if TYPE_CHECKING:
     # Type-only: drawing and solving need numpy, which `bpquiz grade` does without.
-    from bpquiz.exercises.draw import Settings, Variant
+    from bpquiz.exercises.draw import Variant
+    from bpquiz.exercises.presets import Settings
     from bpquiz.grading.compare import Comparison
     from bpquiz.grading.items import Report
     from bpquiz.maths.solution import Solution

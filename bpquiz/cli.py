@@ -1,5 +1,7 @@
 """The `bpquiz` command line: parse, call the library (bpquiz.api), print.
 
+One cohesive module of option declarations, longer than the others for that reason.
+
 Every error a user can fix is a BpquizError; `BpquizCommand` turns it into one `Error: …` line and
 exit code 1 (an OptionError into a bad-parameter usage error, exit code 2), in one place. Heavy imports happen
 inside commands, so `bpquiz --help` and `bpquiz grade` stay quick.
@@ -21,6 +23,7 @@ from typer.core import TyperCommand
 from bpquiz import __version__
 from bpquiz.errors import BpquizError, OptionError
 from bpquiz.exercises.key import DEFAULT_KEYS_DIR
+from bpquiz.exercises.presets import DEFAULT_PRESET
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -93,7 +96,7 @@ def generate(
     ] = None,
     preset: Annotated[
         str, typer.Option(help="Kind of exercise; see `bpquiz presets`.")
-    ] = "classic",
+    ] = DEFAULT_PRESET,
     layers: Annotated[str | None, typer.Option(help="Neurons per layer, e.g. 2,3,2.")] = None,
     activation: Annotated[
         str | None, typer.Option(help="Activation for all layers, or one per layer: tanh,sigmoid.")
@@ -302,7 +305,7 @@ def presets() -> None:
 
     Example: bpquiz presets
     """
-    from bpquiz.exercises.draw import PRESETS
+    from bpquiz.exercises.presets import PRESETS
 
     width = max(map(len, PRESETS))
     for name, settings in PRESETS.items():

@@ -16,7 +16,8 @@ from bpquiz.exercises.draw import (
     not_worth_doing,
     variant_codes,
 )
-from bpquiz.exercises.key import dumps, key_document
+from bpquiz.exercises.key import dumps, key_document, quantity_entries
+from bpquiz.maths.ids import KINDS
 from bpquiz.maths.notation import Notation
 from bpquiz.maths.rounding import Mode, Rounding
 
@@ -34,7 +35,7 @@ def test_rounded_path_answers_fall_inside_every_tolerance(preset):
             solution = variant.solution
             rounded_path = solution.evaluate(rounding)
             notation = Notation(solution.problem.depth, solution.problem.examples)
-            entries = solution.key_entries(notation, rounding)
+            entries = quantity_entries(solution, notation, rounding, KINDS)
             for entry in entries:
                 exact, tol = entry["value"], entry["tol"]["abs"]
                 assert abs(rounded_path[entry["id"]] - exact) <= tol, entry["id"]

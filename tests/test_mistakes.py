@@ -6,6 +6,8 @@ import pytest
 from test_worked_example import MAZUR
 
 from bpquiz.exercises.draw import PRESETS, customise, indistinguishable, make_variants
+from bpquiz.exercises.key import quantity_entries
+from bpquiz.maths.ids import KINDS
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.maths.notation import Notation
 from bpquiz.maths.solution import Solution
@@ -106,6 +108,6 @@ def test_generated_exercises_tell_every_mistake_from_the_right_answer(preset):
     for variant in make_variants(settings, seed=2024, count=12):
         s = variant.solution
         notation = Notation(s.problem.depth, s.problem.examples)
-        for entry in s.key_entries(notation, settings.rounding):
+        for entry in quantity_entries(s, notation, settings.rounding, KINDS):
             if entry["asked"]:
                 assert indistinguishable(s, entry["id"], entry["tol"]["abs"]) is None

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from bpquiz.errors import OptionError
+from bpquiz.exercises.presets import DEFAULT_PRESET, PRESETS, Settings
 from bpquiz.maths.functions import ACTIVATIONS, LOSSES
+from bpquiz.maths.ids import KINDS
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.maths.rounding import Rounding
-from bpquiz.maths.solution import KINDS, Solution
+from bpquiz.maths.solution import Solution
 from bpquiz.maths.spec import (
     BIAS_MODES,
     MAX_EXAMPLES,
@@ -33,75 +35,6 @@ LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 MIN_GRADIENT_UNITS = 2
 MIN_GRADIENT = 2e-4
 MISTAKE_ATTEMPTS = 100
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What to draw: a preset with the teacher's overrides applied."""
-
-    preset: str
-    description: str
-    layers: tuple[int, ...]
-    activations: tuple[str, ...]
-    loss: str = "half_sse"
-    bias: str = "per_neuron"
-    batch: tuple[int, int] = (1, 1)
-    """Smallest and largest number of examples."""
-    learning_rate: float | None = None
-    """None: drawn from LEARNING_RATES."""
-    xor: bool = False
-    rounding: Rounding = field(default_factory=Rounding)
-    asked: tuple[str, ...] = KINDS
-
-
-PRESETS: dict[str, Settings] = {
-    s.preset: s
-    for s in [
-        Settings(
-            "classic",
-            "2-3-2 sigmoid net, half squared error (the default)",
-            (2, 3, 2),
-            ("sigmoid", "sigmoid"),
-        ),
-        Settings(
-            "chain", "1-1-1 chain: one neuron per layer, sigmoid", (1, 1, 1), ("sigmoid", "sigmoid")
-        ),
-        Settings(
-            "xor",
-            "2-2-1 sigmoid net on one binary XOR example",
-            (2, 2, 1),
-            ("sigmoid", "sigmoid"),
-            xor=True,
-        ),
-        Settings(
-            "single-output",
-            "2-3-1: three hidden neurons, one sigmoid output",
-            (2, 3, 1),
-            ("sigmoid", "sigmoid"),
-        ),
-        Settings(
-            "batch",
-            "2-2-1 sigmoid net on a mini-batch of 2–4 examples (mean gradient)",
-            (2, 2, 1),
-            ("sigmoid", "sigmoid"),
-            batch=(2, 4),
-        ),
-        Settings(
-            "softmax",
-            "2-3-3 ReLU hidden layer, softmax output, cross-entropy",
-            (2, 3, 3),
-            ("relu", "softmax"),
-            loss="cross_entropy",
-        ),
-        Settings(
-            "deep",
-            "2-2-2-1: two sigmoid hidden layers",
-            (2, 2, 2, 1),
-            ("sigmoid", "sigmoid", "sigmoid"),
-        ),
-    ]
-}
-DEFAULT_PRESET = "classic"
 
 
 def customise(

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bpquiz.errors import BpquizError
-from bpquiz.exercises.draw import Settings, Variant, make_variants
+from bpquiz.exercises.draw import Variant, make_variants
 from bpquiz.exercises.key import ANSWERS_FORMAT, dumps, key_document
+from bpquiz.exercises.presets import Settings
 from bpquiz.files import OutputExists, write_atomic
 
 

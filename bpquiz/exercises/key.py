@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from bpquiz import __version__
 from bpquiz.errors import BpquizError
+from bpquiz.maths.ids import KINDS
 from bpquiz.maths.notation import Notation
 from bpquiz.maths.rounding import Mode, Rounding
 
 if TYPE_CHECKING:
     # Type-only: importing these pulls in numpy, and `bpquiz grade` reads keys without it.
-    from bpquiz.exercises.draw import Settings, Variant
+    from bpquiz.exercises.draw import Variant
+    from bpquiz.exercises.presets import Settings
     from bpquiz.maths.solution import Solution
 
 KEY_FORMAT = "bpquiz-key/1"
@@ -35,16 +37,43 @@ def problem_entry(
 ) -> dict[str, Any]:
     """One variant of the key: its spec and every computed quantity (key notation: layered);
     `asked`: the kinds the sheet asks for (default: all)."""
-    from bpquiz.maths.solution import KINDS
-
     p = solution.problem
     notation = Notation(p.depth, p.examples)
     return {
         "variant": code,
         "student": student,
         "problem": p.to_dict(),
-        "quantities": solution.key_entries(notation, rounding, KINDS if asked is None else asked),
+        "quantities": quantity_entries(
+            solution, notation, rounding, KINDS if asked is None else asked
+        ),
     }
+
+
+def quantity_entries(
+    solution: Solution, notation: Notation, rounding: Rounding, asked_kinds: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The answer key's quantities: every computed value with its tolerance and how it is written."""
+    asked_kinds = set(asked_kinds)
+    rounded_path = solution.rounded_path(rounding)
+    entries = []
+    for q in solution.computed():
+        value = solution.values[q.id]
+        step = solution.step(q.id, notation, rounding)
+        entries.append(
+            {
+                "id": q.id,
+                "kind": q.kind,
+                **q.indices(),
+                "value": value,
+                "tol": {"abs": rounding.tolerance(value, rounded_path[q.id])},
+                "points": 1,
+                "asked": q.kind in asked_kinds,
+                "symbol": step.symbol,
+                "formula": step.formula,
+                "substituted": step.substituted,
+            }
+        )
+    return entries
 
 
 def key_document(

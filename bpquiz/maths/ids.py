@@ -6,6 +6,9 @@ without importing numpy.
 
 from __future__ import annotations
 
+KINDS = ("z", "a", "loss", "delta", "grad_w", "grad_b", "w_new", "b_new")
+"""The kinds of quantity a student computes, in teaching order."""
+
 
 def neuron_id(kind: str, layer: int, neuron: int | None, example: int | None, batch: bool) -> str:
     """z1_2, a2_1, delta2_1 (and _e2 for example 2 of a batch); grad_b1 for a shared bias."""

@@ -3,7 +3,9 @@
 Every quantity a student writes down (z, a, the loss, δ, the gradients, the updated weights) is a
 node with an id, its indices and one expression over earlier nodes. Evaluating the graph from the
 given numbers is the worked solution; evaluating one node from a student's own earlier answers is
-follow-through marking; evaluating with every intermediate rounded is what a careful student gets.
+follow-through marking; evaluating with every intermediate rounded is what a careful student gets;
+each builder's variation of its expression is what a catalogued mistake gives (bpquiz.maths
+.mistakes). One module on purpose: the builders are the one home of every formula.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from bpquiz.maths.expr import Diff, Expr, Num, Prod, Quot, Ref, Sum
 from bpquiz.maths.functions import ACTIVATIONS, loss, loss_slope, number_text, softmax
-from bpquiz.maths.ids import LEARNING_RATE, bias_id, given_id, loss_id, neuron_id, weight_id
+from bpquiz.maths.ids import (
+    LEARNING_RATE,
+    bias_id,
+    given_id,
+    loss_id,
+    neuron_id,
+    weight_id,
+)
 from bpquiz.maths.mistakes import CATALOGUE, RIGHT, Mistake, Variation
 from bpquiz.maths.notation import Notation, Symbol
 from bpquiz.maths.rounding import Rounding
@@ -25,8 +33,6 @@ from bpquiz.maths.spec import Problem, SpecError
 from bpquiz.maths.step import Step
 
 Builder = Callable[[Variation], list[Expr]]
-KINDS = ("z", "a", "loss", "delta", "grad_w", "grad_b", "w_new", "b_new")
-"""The kinds of quantity a student computes, in teaching order."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -451,32 +457,6 @@ class Solution:
             result=rounding.format(rounded[qid]),
             exact=rounding.format(self.values[qid]),
         )
-
-    def key_entries(
-        self, notation: Notation, rounding: Rounding, asked_kinds: Iterable[str] = KINDS
-    ) -> list[dict[str, Any]]:
-        """The answer key's quantities: every computed value with its tolerance and how it is written."""
-        asked_kinds = set(asked_kinds)
-        rounded_path = self.rounded_path(rounding)
-        entries = []
-        for q in self.computed():
-            value = self.values[q.id]
-            step = self.step(q.id, notation, rounding)
-            entries.append(
-                {
-                    "id": q.id,
-                    "kind": q.kind,
-                    **q.indices(),
-                    "value": value,
-                    "tol": {"abs": rounding.tolerance(value, rounded_path[q.id])},
-                    "points": 1,
-                    "asked": q.kind in asked_kinds,
-                    "symbol": step.symbol,
-                    "formula": step.formula,
-                    "substituted": step.substituted,
-                }
-            )
-        return entries
 
 
 def _expr(q: Quantity) -> Expr:

@@ -16,7 +16,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from bpquiz.exercises.draw import Settings, Variant
+from bpquiz.exercises.draw import Variant
+from bpquiz.exercises.key import quantity_entries
+from bpquiz.exercises.presets import Settings
 from bpquiz.maths.functions import ACTIVATIONS, number_text
 from bpquiz.maths.ids import bias_id, given_id, weight_id
 from bpquiz.maths.notation import Notation, Symbol, make_notation
@@ -184,7 +186,7 @@ def _rows_of(
 def _key(variant: Variant, settings: Settings, notation: Notation) -> dict[str, dict[str, Any]]:
     return {
         e["id"]: e
-        for e in variant.solution.key_entries(notation, settings.rounding, settings.asked)
+        for e in quantity_entries(variant.solution, notation, settings.rounding, settings.asked)
     }
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bpquiz.exercises.draw import Settings, Variant
+from bpquiz.exercises.draw import Variant
+from bpquiz.exercises.presets import Settings
 from bpquiz.sheets.context import render_html
 from bpquiz.sheets.options import SheetOptions
 from bpquiz.sheets.templates import template_roots

@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bpquiz.exercises.draw import Settings, Variant
+from bpquiz.exercises.draw import Variant
+from bpquiz.exercises.presets import Settings
 from bpquiz.files import write_atomic
 from bpquiz.sheets.documents import Rendered, WholeTask, render_document
 from bpquiz.sheets.options import DOCUMENTS, FORMATS, SheetOptions

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bpquiz.exercises.draw import Settings, Variant
+from bpquiz.exercises.draw import Variant
+from bpquiz.exercises.presets import Settings
 from bpquiz.forms import VARIANT_INFO
 from bpquiz.sheets.context import render_html
 from bpquiz.sheets.documents import Rendered, WholeTask, render_document
