@@ -33,7 +33,7 @@ def test_rounded_path_answers_fall_inside_every_tolerance(preset):
         settings = customise(preset, rounding=rounding)
         for variant in make_variants(settings, seed=101, count=8):
             solution = variant.solution
-            rounded_path = solution.evaluate(rounding)
+            rounded_path = {k: float(v) for k, v in solution.rounded_path(rounding).items()}
             notation = Notation(solution.problem.depth, solution.problem.examples)
             entries = quantity_entries(solution, notation, rounding, KINDS)
             for entry in entries:

@@ -81,7 +81,7 @@ def makes(solution: Solution, settings: Settings, code: str) -> tuple[dict[str, 
     rule = settings.rounding
     # The careful path, to look up what the mistake needs before teaching order reaches it (the
     # updated weights for hidden_delta_updated_weights: computed right, before the deltas).
-    careful = solution.evaluate(rule)
+    careful = {k: float(v) for k, v in solution.rounded_path(rule).items()}
     env = solution.givens()
     first = None
     for q in solution.computed():

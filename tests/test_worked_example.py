@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 
 import pytest
 
+from bpquiz.exercises.draw import PRESETS, customise, make_variants
 from bpquiz.maths.notation import Notation
-from bpquiz.maths.rounding import Rounding
+from bpquiz.maths.rounding import Mode, Rounding
 from bpquiz.maths.solution import Solution
 from bpquiz.maths.spec import parse_problem
 
@@ -93,41 +97,159 @@ def test_worked_step_reads_like_the_textbook():
     assert update.result == "0.3589"
 
 
-def _calculator(line: str) -> float:
-    """Evaluate a worked line as a student's calculator would: the printed numbers, nothing else."""
+def _calculator(line: str) -> Fraction:
+    """Evaluate a worked line as a student's calculator would: the printed numbers, nothing else,
+    exactly (σ, tanh, exp and ln to 60 digits, with Python's decimal module)."""
     import re
 
-    text = line.replace("·", "*").replace("−", "-").replace("½", "0.5").replace("²", "**2")
-    text = re.sub(r"relu′\(", "relu_slope(", text)
-    text = re.sub(r"lrelu′\(", "lrelu_slope(", text)
+    def decimal_of(function):
+        def call(x: Fraction) -> Fraction:
+            with localcontext() as context:
+                context.prec = 60
+                return Fraction(function(Decimal(x.numerator) / Decimal(x.denominator)))
+
+        return call
+
     names = {
-        "σ": lambda z: 1 / (1 + math.exp(-z)),
-        "tanh": math.tanh,
-        "relu": lambda z: max(z, 0.0),
-        "lrelu": lambda z: z if z > 0 else 0.01 * z,
-        "relu_slope": lambda z: 1.0 if z > 0 else 0.0,
-        "lrelu_slope": lambda z: 1.0 if z > 0 else 0.01,
-        "exp": math.exp,
-        "ln": math.log,
+        "sigma": decimal_of(lambda z: 1 / (1 + (-z).exp())),
+        "tanh": decimal_of(lambda z: ((2 * z).exp() - 1) / ((2 * z).exp() + 1)),
+        "exp": decimal_of(lambda z: z.exp()),
+        "ln": decimal_of(lambda z: z.ln()),
+        "relu": lambda z: max(z, Fraction(0)),
+        "lrelu": lambda z: z if z > 0 else Fraction(1, 100) * z,
+        "relu_slope": lambda z: Fraction(1) if z > 0 else Fraction(0),
+        "lrelu_slope": lambda z: Fraction(1) if z > 0 else Fraction(1, 100),
+        "F": Fraction,
     }
+    text = line.replace("·", "*").replace("−", "-").replace("½", "F(1, 2)").replace("²", "**2")
+    text = text.replace("relu′(", "relu_slope(").replace("lrelu′(", "lrelu_slope(")
     text = text.replace("σ(", "sigma(")
-    names["sigma"] = names.pop("σ")
+    text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)", r"F('\1')", text)
     return eval(text, {"__builtins__": {}}, names)
 
 
-@pytest.mark.parametrize("preset", ["classic", "batch", "softmax", "deep", "chain"])
-def test_every_worked_line_adds_up_on_a_calculator(preset):
-    from bpquiz.exercises.draw import customise, make_variants
+def _calculator_rounds(value: Fraction, rounding: Rounding) -> str:
+    """`value` rounded half away from zero as the sheet's rule says, written as a sheet does:
+    independently of bpquiz's own rounding (Decimal's ROUND_HALF_UP)."""
+    with localcontext() as context:
+        context.prec = 120
+        number = Decimal(value.numerator) / Decimal(value.denominator)
+        if rounding.mode is Mode.DECIMALS:
+            places = rounding.digits
+        else:
+            places = rounding.digits - 1 - number.copy_abs().adjusted()
+        rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if (
+            rounding.mode is Mode.SIGFIGS
+            and rounded.copy_abs().adjusted() > number.copy_abs().adjusted()
+        ):
+            places -= 1  # 9.996 → 10.0 to three figures
+            rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        text = f"{rounded:f}"
+    if not text.lstrip("-").strip("0."):
+        text = text.lstrip("-")  # a zero has no sign
+    return text.replace("-", "−")
 
-    settings = customise(preset)
-    rounding = settings.rounding
-    for variant in make_variants(settings, seed=11, count=4):
-        s = variant.solution
-        notation = Notation(s.problem.depth, s.problem.examples)
-        for q in s.computed():
-            step = s.step(q.id, notation, rounding)
-            shown = float(step.result.replace("−", "-"))
-            assert rounding.round(_calculator(step.substituted)) == pytest.approx(shown), (
-                q.id,
-                step,
-            )
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_worked_line_adds_up_on_a_calculator(preset):
+    """Every worked line of every preset, over 60 variants each (and three rounding rules for some):
+    its printed numbers, evaluated exactly and rounded half away from zero, give the printed result."""
+    rules = [Rounding()] + (
+        [Rounding(Mode.DECIMALS, 8), Rounding(Mode.SIGFIGS, 3)]
+        if preset in ("classic", "softmax")
+        else []
+    )
+    for rounding in rules:
+        settings = customise(preset, rounding=rounding)
+        for variant in make_variants(settings, seed=11, count=60 if len(rules) == 1 else 20):
+            s = variant.solution
+            notation = Notation(s.problem.depth, s.problem.examples)
+            for q in s.computed():
+                step = s.step(q.id, notation, rounding)
+                assert _calculator_rounds(_calculator(step.substituted), rounding) == step.result, (
+                    q.id,
+                    step,
+                )
+
+
+def test_ties_round_as_a_calculator_does():
+    """Three lines a float rounds the wrong way: exact decimal ties go away from zero, as on a
+    calculator (bpquiz's rounding of the exact value, and the independent calculator's)."""
+    for line, rule, printed in [
+        ("(−0.48) − 0.25·(−0.0762)", Rounding(), "−0.4610"),
+        ("0.0185·(−0.3)", Rounding(), "−0.0056"),
+        ("0.15 − 0.5·0.00043857", Rounding(Mode.DECIMALS, 8), "0.14978072"),
+    ]:
+        assert _calculator_rounds(_calculator(line), rule) == printed
+        assert rule.format(_calculator(line)) == printed
+
+
+def test_the_solution_diagram_shows_the_steps_numbers():
+    from bpquiz.sheets.context import solution_context
+    from bpquiz.sheets.options import SheetOptions
+
+    settings = customise("classic")
+    for variant in make_variants(settings, seed=5, count=10):
+        context = solution_context(variant, settings, SheetOptions())
+        results = {
+            f"{step['symbol']} = {step['result']}"
+            for section in context["sections"]
+            for step in section["steps"]
+        }
+        shown = re.findall(r">([zaδ][^<]*? = −?[0-9.]+)</text>", str(context["diagram"]))
+        assert shown and set(shown) <= results, set(shown) - results
+
+
+def _calculator(line: str) -> Fraction:
+    """Evaluate a worked line as a student's calculator would: the printed numbers, nothing else,
+    exactly (σ, tanh, exp and ln to 60 digits, with Python's decimal module)."""
+    import re
+
+    def decimal_of(function):
+        def call(x: Fraction) -> Fraction:
+            with localcontext() as context:
+                context.prec = 60
+                return Fraction(function(Decimal(x.numerator) / Decimal(x.denominator)))
+
+        return call
+
+    names = {
+        "sigma": decimal_of(lambda z: 1 / (1 + (-z).exp())),
+        "tanh": decimal_of(lambda z: ((2 * z).exp() - 1) / ((2 * z).exp() + 1)),
+        "exp": decimal_of(lambda z: z.exp()),
+        "ln": decimal_of(lambda z: z.ln()),
+        "relu": lambda z: max(z, Fraction(0)),
+        "lrelu": lambda z: z if z > 0 else Fraction(1, 100) * z,
+        "relu_slope": lambda z: Fraction(1) if z > 0 else Fraction(0),
+        "lrelu_slope": lambda z: Fraction(1) if z > 0 else Fraction(1, 100),
+        "F": Fraction,
+    }
+    text = line.replace("·", "*").replace("−", "-").replace("½", "F(1, 2)").replace("²", "**2")
+    text = text.replace("relu′(", "relu_slope(").replace("lrelu′(", "lrelu_slope(")
+    text = text.replace("σ(", "sigma(")
+    text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)", r"F('\1')", text)
+    return eval(text, {"__builtins__": {}}, names)
+
+
+def _calculator_rounds(value: Fraction, rounding: Rounding) -> str:
+    """`value` rounded half away from zero as the sheet's rule says, written as a sheet does:
+    independently of bpquiz's own rounding (Decimal's ROUND_HALF_UP)."""
+    with localcontext() as context:
+        context.prec = 120
+        number = Decimal(value.numerator) / Decimal(value.denominator)
+        if rounding.mode is Mode.DECIMALS:
+            places = rounding.digits
+        else:
+            places = rounding.digits - 1 - number.copy_abs().adjusted()
+        rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if (
+            rounding.mode is Mode.SIGFIGS
+            and rounded.copy_abs().adjusted() > number.copy_abs().adjusted()
+        ):
+            places -= 1  # 9.996 → 10.0 to three figures
+            rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        text = f"{rounded:f}"
+    if not text.lstrip("-").strip("0."):
+        text = text.lstrip("-")  # a zero has no sign
+    return text.replace("-", "−")

@@ -55,9 +55,10 @@ def quantity_entries(
     """The answer key's quantities: every computed value with its tolerance and how it is written."""
     asked_kinds = set(asked_kinds)
     rounded_path = solution.rounded_path(rounding)
+    exact = solution.exact_values()
     entries = []
     for q in solution.computed():
-        value = solution.values[q.id]
+        value = float(exact[q.id])
         step = solution.step(q.id, notation, rounding)
         entries.append(
             {

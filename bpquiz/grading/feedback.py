@@ -67,11 +67,7 @@ def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions)
     problem = solution.problem
     notation = Notation(problem.depth, problem.examples)  # the key's notation, as its symbols
 
-    def written(value: float) -> str:
-        try:
-            return rule.format(value)
-        except ArithmeticError:  # beyond what Decimal rounds
-            return f"{value:.6g}"
+    written = rule.format
 
     rows, steps = [], []
     for item in result.items:

@@ -62,7 +62,7 @@ class OwnWork(dict[str, float]):
         self._rule = context.rule
 
     def __missing__(self, qid: str) -> float:
-        value = self._rule.round(self._solution.recompute(qid, self))
+        value = self._solution.recompute_rounded(qid, self, self._rule)
         self[qid] = value
         return value
 
@@ -174,16 +174,9 @@ def trivialising(context: Context, qid: str) -> str | None:
     return None
 
 
-def _written(context: Context, value: float) -> str:
-    try:
-        return context.rule.format(value)
-    except ARITHMETIC:  # beyond what Decimal rounds (|value| ≳ 1e24): written as typed
-        return f"{value:.6g}"
-
-
 def _shown(context: Context, sources: list[str]) -> str:
     answers = [
-        f"{context.graded[s].symbol} = {_written(context, context.given[s])}" for s in sources
+        f"{context.graded[s].symbol} = {context.rule.format(context.given[s])}" for s in sources
     ]
     if len(answers) > 3:
         answers = [*answers[:3], f"{len(sources) - 3} more"]
@@ -213,7 +206,7 @@ def follow_through(
     if not context.comparison.accepts(item.given, own, tolerance(context, item.id, own)):
         return item
     names = _shown(context, sources)
-    expected = _written(context, item.expected)
+    expected = context.rule.format(item.expected)
     key_tol = _key_tolerance(context, item.id)
     trivial = abs(own - _baseline(solution, item.id, own_env)) <= key_tol
     if trivial and abs(item.expected - _baseline(solution, item.id, solution.values)) > key_tol:

@@ -4,6 +4,10 @@ One expression per quantity is the single home of its formula: evaluating it giv
 solution's value (from the key's values), the follow-through value (from a student's own earlier
 answers) or the rounded-path value (from rounded intermediates); writing it with symbols gives the
 general formula and writing it with numbers gives the substituted line.
+
+An expression evaluates in floats (`eval`, fast: drawing exercises, marking) or exactly
+(`exact`: rationals, with σ, tanh, exp and ln to a given number of significant digits), which is
+what a printed digit is decided from (bpquiz.maths.exact).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 Env = Mapping[str, float]
+ExactEnv = Mapping[str, Fraction]
 Leaf = Callable[[str], str]
 """How to write a reference: its symbol, or its number."""
 
@@ -25,6 +31,15 @@ class Expr:
 
     def eval(self, env: Env) -> float:
         raise NotImplementedError
+
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        """The value from exact inputs: exact, but for σ, tanh, exp and ln, which are computed to
+        `digits` significant digits (see `approximate`)."""
+        raise NotImplementedError
+
+    def approximate(self) -> bool:
+        """Whether `exact` is only approximate: a function here is not rational."""
+        return False
 
     def refs(self) -> Iterator[str]:
         raise NotImplementedError
@@ -50,6 +65,9 @@ class Ref(Expr):
     def eval(self, env: Env) -> float:
         return env[self.id]
 
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        return env[self.id]
+
     def refs(self) -> Iterator[str]:
         yield self.id
 
@@ -59,11 +77,20 @@ class Ref(Expr):
 
 @dataclass(frozen=True)
 class Num(Expr):
-    value: float
+    """A constant, as written (½, 2/3) and as an exact rational."""
+
+    rational: Fraction
     text: str
+
+    @property
+    def value(self) -> float:
+        return float(self.rational)
 
     def eval(self, env: Env) -> float:
         return self.value
+
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        return self.rational
 
     def refs(self) -> Iterator[str]:
         yield from ()
@@ -88,6 +115,12 @@ class Sum(Expr):
             total += term.eval(env)
         return total
 
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        return sum((term.exact(env, digits) for term in self.terms), Fraction(0))
+
+    def approximate(self) -> bool:
+        return any(term.approximate() for term in self.terms)
+
     def refs(self) -> Iterator[str]:
         for term in self.terms:
             yield from term.refs()
@@ -104,6 +137,12 @@ class Diff(Expr):
 
     def eval(self, env: Env) -> float:
         return self.left.eval(env) - self.right.eval(env)
+
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        return self.left.exact(env, digits) - self.right.exact(env, digits)
+
+    def approximate(self) -> bool:
+        return self.left.approximate() or self.right.approximate()
 
     def refs(self) -> Iterator[str]:
         yield from self.left.refs()
@@ -124,6 +163,15 @@ class Prod(Expr):
             product *= factor.eval(env)
         return product
 
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        product = Fraction(1)
+        for factor in self.factors:
+            product *= factor.exact(env, digits)
+        return product
+
+    def approximate(self) -> bool:
+        return any(factor.approximate() for factor in self.factors)
+
     def refs(self) -> Iterator[str]:
         for factor in self.factors:
             yield from factor.refs()
@@ -141,6 +189,12 @@ class Quot(Expr):
     def eval(self, env: Env) -> float:
         return self.num.eval(env) / self.den.eval(env)
 
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        return self.num.exact(env, digits) / self.den.exact(env, digits)
+
+    def approximate(self) -> bool:
+        return self.num.approximate() or self.den.approximate()
+
     def refs(self) -> Iterator[str]:
         yield from self.num.refs()
         yield from self.den.refs()
@@ -157,6 +211,12 @@ class Neg(Expr):
     def eval(self, env: Env) -> float:
         return -self.arg.eval(env)
 
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        return -self.arg.exact(env, digits)
+
+    def approximate(self) -> bool:
+        return self.arg.approximate()
+
     def refs(self) -> Iterator[str]:
         yield from self.arg.refs()
 
@@ -172,6 +232,13 @@ class Square(Expr):
         value = self.arg.eval(env)
         return value * value
 
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        value = self.arg.exact(env, digits)
+        return value * value
+
+    def approximate(self) -> bool:
+        return self.arg.approximate()
+
     def refs(self) -> Iterator[str]:
         yield from self.arg.refs()
 
@@ -180,15 +247,36 @@ class Square(Expr):
 
 
 @dataclass(frozen=True)
-class Call(Expr):
-    """A named function of one argument: σ(z), tanh(z), e^z, ln(a), relu′(z)."""
+class Function:
+    """A function of one number, as written (σ, tanh, exp, ln, relu′), in floats and exactly."""
 
     name: str
     fn: Callable[[float], float]
+    precise: Callable[[Fraction, int], Fraction]
+    """The value of a rational, exact or to the given number of significant digits."""
+    rational: bool = False
+    """Whether `precise` is exact (piecewise linear functions)."""
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A named function of one argument: σ(z), tanh(z), e^z, ln(a), relu′(z)."""
+
+    function: Function
     arg: Expr
 
+    @property
+    def name(self) -> str:
+        return self.function.name
+
     def eval(self, env: Env) -> float:
-        return self.fn(self.arg.eval(env))
+        return self.function.fn(self.arg.eval(env))
+
+    def exact(self, env: ExactEnv, digits: int) -> Fraction:
+        return self.function.precise(self.arg.exact(env, digits), digits)
+
+    def approximate(self) -> bool:
+        return not self.function.rational or self.arg.approximate()
 
     def refs(self) -> Iterator[str]:
         yield from self.arg.refs()
@@ -208,5 +296,5 @@ def sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
-ONE = Num(1.0, "1")
-HALF = Num(0.5, "½")
+ONE = Num(Fraction(1), "1")
+HALF = Num(Fraction(1, 2), "½")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
 from bpquiz.maths.expr import (
     HALF,
@@ -16,6 +18,7 @@ from bpquiz.maths.expr import (
     Call,
     Diff,
     Expr,
+    Function,
     Neg,
     Num,
     Prod,
@@ -25,7 +28,45 @@ from bpquiz.maths.expr import (
     sigmoid,
 )
 
-LEAKY_SLOPE = 0.01
+LEAKY_SLOPE = Fraction(1, 100)
+
+
+def _in_decimal(function: Callable[[Decimal], Decimal], x: Fraction, digits: int) -> Fraction:
+    """`function` of a rational, computed to `digits` significant digits."""
+    with localcontext() as context:
+        context.prec = digits
+        return Fraction(function(Decimal(x.numerator) / Decimal(x.denominator)))
+
+
+def _sigmoid_decimal(x: Decimal) -> Decimal:
+    # exp of minus |x| only: it neither overflows nor loses digits.
+    if x >= 0:
+        return 1 / (1 + (-x).exp())
+    e = x.exp()
+    return e / (1 + e)
+
+
+def _tanh_decimal(x: Decimal) -> Decimal:
+    e = (-2 * abs(x)).exp()
+    value = (1 - e) / (1 + e)
+    return value if x >= 0 else -value
+
+
+# Module-level functions, not closures: expressions travel to worker processes (pickled).
+def _sigmoid_precise(x: Fraction, digits: int) -> Fraction:
+    return _in_decimal(_sigmoid_decimal, x, digits)
+
+
+def _tanh_precise(x: Fraction, digits: int) -> Fraction:
+    return _in_decimal(_tanh_decimal, x, digits)
+
+
+def _exp_precise(x: Fraction, digits: int) -> Fraction:
+    return _in_decimal(Decimal.exp, x, digits)
+
+
+def _ln_precise(x: Fraction, digits: int) -> Fraction:
+    return _in_decimal(Decimal.ln, x, digits)
 
 
 def _exp(x: float) -> float:
@@ -41,7 +82,7 @@ def _relu(z: float) -> float:
 
 
 def _leaky_relu(z: float) -> float:
-    return z if z > 0 else LEAKY_SLOPE * z
+    return z if z > 0 else float(LEAKY_SLOPE) * z
 
 
 # A ReLU's derivative at exactly 0 is taken as 0 (the usual convention); generated exercises avoid z = 0.
@@ -50,7 +91,33 @@ def _relu_slope(z: float) -> float:
 
 
 def _leaky_slope(z: float) -> float:
-    return 1.0 if z > 0 else LEAKY_SLOPE
+    return 1.0 if z > 0 else float(LEAKY_SLOPE)
+
+
+def _relu_exact(z: Fraction, digits: int) -> Fraction:
+    return z if z > 0 else Fraction(0)
+
+
+def _leaky_relu_exact(z: Fraction, digits: int) -> Fraction:
+    return z if z > 0 else LEAKY_SLOPE * z
+
+
+def _relu_slope_exact(z: Fraction, digits: int) -> Fraction:
+    return Fraction(1) if z > 0 else Fraction(0)
+
+
+def _leaky_slope_exact(z: Fraction, digits: int) -> Fraction:
+    return Fraction(1) if z > 0 else LEAKY_SLOPE
+
+
+SIGMOID = Function("σ", sigmoid, _sigmoid_precise)
+TANH = Function("tanh", math.tanh, _tanh_precise)
+EXP = Function("exp", _exp, _exp_precise)
+LN = Function("ln", _ln, _ln_precise)
+RELU = Function("relu", _relu, _relu_exact, rational=True)
+LEAKY_RELU = Function("lrelu", _leaky_relu, _leaky_relu_exact, rational=True)
+RELU_SLOPE = Function("relu′", _relu_slope, _relu_slope_exact, rational=True)
+LEAKY_SLOPE_FN = Function("lrelu′", _leaky_slope, _leaky_slope_exact, rational=True)
 
 
 def number_text(value: float) -> str:
@@ -59,6 +126,11 @@ def number_text(value: float) -> str:
     if text.endswith(".0"):
         text = text[:-2]
     return text.replace("-", "−")
+
+
+def constant(value: Fraction) -> Num:
+    """A whole number or fraction in a formula: 2, 2/3."""
+    return Num(value, str(value.numerator) if value.denominator == 1 else str(value))
 
 
 Slope = Callable[[Expr, Expr], Expr | None]
@@ -74,11 +146,11 @@ def _tanh_slope(z: Expr, a: Expr) -> Expr:
 
 
 def _relu_slope_of(z: Expr, a: Expr) -> Expr:
-    return Call("relu′", _relu_slope, z)
+    return Call(RELU_SLOPE, z)
 
 
 def _leaky_slope_of(z: Expr, a: Expr) -> Expr:
-    return Call("lrelu′", _leaky_slope, z)
+    return Call(LEAKY_SLOPE_FN, z)
 
 
 def _one(z: Expr, a: Expr) -> None:
@@ -88,9 +160,9 @@ def _one(z: Expr, a: Expr) -> None:
 @dataclass(frozen=True)
 class Activation:
     name: str
-    written: str
-    """The function's name in a formula (σ(z)); empty where a = z (linear) or it is layer-wide."""
-    fn: Callable[[float], float] | None
+    function: Function | None
+    """The function, as a formula writes it (σ(z)); None where a = z (linear) or it is
+    layer-wide (softmax)."""
     slope: Slope
     """f′(z), written in terms of the activation a where that is how it is taught."""
     definition: str
@@ -110,7 +182,7 @@ class Activation:
     """Targets the generator draws for an output layer of this kind: k/scale, k in [low, high]."""
 
     def apply(self, z: Expr) -> Expr:
-        return Call(self.written, self.fn, z) if self.fn else z
+        return Call(self.function, z) if self.function else z
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -118,8 +190,7 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in [
         Activation(
             "sigmoid",
-            "σ",
-            sigmoid,
+            SIGMOID,
             _sigmoid_slope,
             "σ(x) = 1/(1 + e^(−x))",
             "σ′(x) = σ(x)·(1 − σ(x))",
@@ -129,8 +200,7 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation(
             "tanh",
-            "tanh",
-            math.tanh,
+            TANH,
             _tanh_slope,
             "tanh(x)",
             "tanh′(x) = 1 − tanh²(x)",
@@ -140,8 +210,7 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation(
             "relu",
-            "relu",
-            _relu,
+            RELU,
             _relu_slope_of,
             "relu(x) = max(0, x)",
             "relu′(x) = 1 if x > 0, else 0",
@@ -149,17 +218,15 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation(
             "leaky_relu",
-            "lrelu",
-            _leaky_relu,
+            LEAKY_RELU,
             _leaky_slope_of,
-            f"lrelu(x) = x if x > 0, else {LEAKY_SLOPE}·x",
-            f"lrelu′(x) = 1 if x > 0, else {LEAKY_SLOPE}",
+            f"lrelu(x) = x if x > 0, else {float(LEAKY_SLOPE)}·x",
+            f"lrelu′(x) = 1 if x > 0, else {float(LEAKY_SLOPE)}",
             kinked=True,
         ),
-        Activation("linear", "", None, _one, "", "derivative 1"),
+        Activation("linear", None, _one, "", "derivative 1"),
         Activation(
             "softmax",
-            "",
             None,
             _one,
             "",
@@ -178,12 +245,12 @@ LOSSES: dict[str, str] = {
 
 
 def softmax(z: Sequence[Expr], j: int) -> Expr:
-    return Quot(Call("exp", _exp, z[j]), Sum(tuple(Call("exp", _exp, zk) for zk in z)))
+    return Quot(Call(EXP, z[j]), Sum(tuple(Call(EXP, zk) for zk in z)))
 
 
 def _mean_over(terms: Sequence[Expr], k: int) -> Expr:
     total = Sum(tuple(terms))
-    return total if k == 1 else Quot(total, Num(float(k), str(k)))
+    return total if k == 1 else Quot(total, constant(Fraction(k)))
 
 
 def loss(name: str, a: Sequence[Expr], t: Sequence[Expr], half: bool = True) -> Expr:
@@ -199,17 +266,15 @@ def loss(name: str, a: Sequence[Expr], t: Sequence[Expr], half: bool = True) -> 
             terms = [
                 Sum(
                     (
-                        Prod((tk, Call("ln", _ln, ak))),
-                        Prod((Diff(ONE, tk), Call("ln", _ln, Diff(ONE, ak)))),
+                        Prod((tk, Call(LN, ak))),
+                        Prod((Diff(ONE, tk), Call(LN, Diff(ONE, ak)))),
                     )
                 )
                 for ak, tk in zip(a, t, strict=True)
             ]
             return Neg(_mean_over(terms, k))
         case "cross_entropy":
-            return Neg(
-                Sum(tuple(Prod((tk, Call("ln", _ln, ak))) for ak, tk in zip(a, t, strict=True)))
-            )
+            return Neg(Sum(tuple(Prod((tk, Call(LN, ak))) for ak, tk in zip(a, t, strict=True))))
     raise ValueError(name)
 
 
@@ -224,9 +289,9 @@ def loss_slope(name: str, activation: str, a: Expr, t: Expr, k: int) -> tuple[Ex
         case "half_sse":
             return error, False
         case "mse":
-            return Prod((Num(2.0 / k, "2" if k == 1 else f"2/{k}"), error)), False
+            return Prod((constant(Fraction(2, k)), error)), False
         case "bce" if activation == "sigmoid":
-            return (error if k == 1 else Quot(error, Num(float(k), str(k)))), True
+            return (error if k == 1 else Quot(error, constant(Fraction(k)))), True
         case "cross_entropy" if activation == "softmax":
             return error, True
     raise ValueError(f"{name} with {activation}")

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 from bpquiz.errors import OptionError
+from bpquiz.maths.exact import decimal_text, exact_of, exponent, round_half_away
 
 DEFAULT_DECIMALS = 4
 FLOOR_UNITS = 0.1
 """Added to every tolerance, in units of the last asked digit, so floating-point noise never fails a
 right answer."""
+HUGE = 10**15
+"""From here on a number is written in scientific notation."""
 ALLOWANCE_UNITS = 0.5 + FLOOR_UNITS
 """How far an answer rounded to a digit may sit from a value, in units of that digit: half a unit
 for the rounding, plus the floor."""
@@ -52,36 +55,44 @@ class Rounding:
         """How far an answer written to this rule may sit from `value`."""
         return ALLOWANCE_UNITS * self.unit(value)
 
+    def place(self, value: Fraction) -> int:
+        """The power of ten of the last digit a student writes for `value` (exact)."""
+        if self.mode is Mode.DECIMALS or value == 0:
+            return -self.digits
+        return exponent(value) - self.digits + 1
+
+    def round_exact(self, value: Fraction) -> Fraction:
+        """Round half away from zero, as on a calculator, exactly."""
+        return round_half_away(value, self.place(value))
+
     def round(self, value: float) -> float:
-        """Round half away from zero, as on a calculator (Python's round() rounds half to even)."""
+        """The printed decimal a float stands for, rounded half away from zero as on a calculator
+        (Python's round() rounds half to even), as a float."""
         if not math.isfinite(value) or value == 0:
             return value
-        exponent = Decimal(repr(self.unit(value))).normalize()
-        return float(Decimal(repr(value)).quantize(exponent, rounding=ROUND_HALF_UP))
+        return float(self.round_exact(exact_of(value)))
 
-    def format(self, value: float) -> str:
-        """The value written to this rule (typographic minus)."""
-        rounded = self.round(value)
+    def format(self, value: float | Fraction) -> str:
+        """The value written to this rule (typographic minus); a float stands for its printed
+        decimal (bpquiz.maths.exact.exact_of)."""
+        rounded = self.round_exact(value if isinstance(value, Fraction) else exact_of(value))
+        if abs(rounded) >= HUGE:  # only a student's wild number: written as a calculator would
+            return f"{float(rounded):.6g}".replace("-", "−")
         if self.mode is Mode.DECIMALS:
-            text = f"{rounded:.{self.digits}f}"
+            places = self.digits
         else:
-            places = (
-                max(0, -math.floor(math.log10(abs(rounded))) + self.digits - 1) if rounded else 0
-            )
-            text = f"{rounded:.{places}f}"
-        if float(text) == 0:
-            text = text.lstrip("-")
-        return text.replace("-", "−")
+            places = max(0, -exponent(rounded) + self.digits - 1) if rounded else 0
+        return decimal_text(rounded, places).replace("-", "−")
 
     def describe(self) -> str:
         if self.mode is Mode.DECIMALS:
             return f"{self.digits} decimal places"
         return f"{self.digits} significant figures"
 
-    def tolerance(self, exact: float, rounded_path: float) -> float:
+    def tolerance(self, exact: float, rounded_path: float | Fraction) -> float:
         """Accept the exact value, the rounded-intermediates value, and nothing looser than needed."""
         step = self.unit(exact)
-        return max(abs(rounded_path - exact), step / 2) + FLOOR_UNITS * step
+        return max(abs(float(rounded_path) - exact), step / 2) + FLOOR_UNITS * step
 
     def to_dict(self) -> dict[str, object]:
         return {"mode": str(self.mode), "digits": self.digits}

@@ -14,10 +14,12 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import partial
 
-from bpquiz.maths.expr import Diff, Expr, Num, Prod, Quot, Ref, Sum
-from bpquiz.maths.functions import ACTIVATIONS, loss, loss_slope, number_text, softmax
+from bpquiz.maths.exact import MARGIN, MAX_PRECISION, PRECISION, exact_of, limited
+from bpquiz.maths.expr import Diff, ExactEnv, Expr, Prod, Quot, Ref, Sum
+from bpquiz.maths.functions import ACTIVATIONS, constant, loss, loss_slope, number_text, softmax
 from bpquiz.maths.ids import (
     LEARNING_RATE,
     bias_id,
@@ -82,7 +84,8 @@ class Solution:
         self.quantities: dict[str, Quantity] = {}
         self._builders: dict[str, Builder] = {}
         self._batch = problem.examples > 1
-        self._rounded: dict[Rounding, dict[str, float]] = {}
+        self._rounded: dict[Rounding, dict[str, Fraction]] = {}
+        self._exact: dict[int, tuple[dict[str, Fraction], frozenset[str]]] = {}
         self._mistakes: dict[str, tuple[tuple[Mistake, tuple[Expr, ...]], ...]] = {}
         self._examples = range(1, problem.examples + 1)
         self._build()
@@ -386,17 +389,57 @@ class Solution:
         """The asked-for kinds of quantity, in teaching order."""
         return (q for q in self.quantities.values() if not q.given)
 
-    def evaluate(self, rounding: Rounding | None = None) -> dict[str, float]:
-        """Every value from the givens; with `rounding`, each result is rounded before it is reused."""
+    def evaluate(self) -> dict[str, float]:
+        """Every value from the givens, in floats (quick, for drawing and marking)."""
         env = self.givens()
         for q in self.computed():
-            value = _expr(q).eval(env)
-            env[q.id] = rounding.round(value) if rounding else value
+            env[q.id] = _expr(q).eval(env)
         return env
 
     def recompute(self, qid: str, env: Mapping[str, float]) -> float:
         """One quantity from the values in `env` (e.g. a student's own earlier answers)."""
         return _expr(self.quantities[qid]).eval(env)
+
+    def recompute_rounded(self, qid: str, env: Mapping[str, float], rounding: Rounding) -> float:
+        """One quantity from the numbers in `env` (each the decimal it prints as), computed exactly
+        and rounded as `rounding` says: what a calculator gives from those numbers."""
+        return float(_decided(_expr(self.quantities[qid]), _Printed(env), rounding))
+
+    def exact_values(self) -> dict[str, Fraction]:
+        """Every value from the printed givens, exactly (but for σ, tanh, exp and ln, to
+        bpquiz.maths.exact.PRECISION digits): the key's values, and the unrounded results."""
+        return self._exact_path(PRECISION)[0]
+
+    def exact_text(self, qid: str, rounding: Rounding) -> str:
+        """The unrounded value of `qid`, written to `rounding`: computed with as many digits as it
+        takes to decide the last one."""
+        digits = PRECISION
+        while True:
+            values, approximate = self._exact_path(digits)
+            value = values[qid]
+            if qid not in approximate:
+                return rounding.format(value)
+            slack = (abs(value) + 1) * Fraction(10) ** (2 * MARGIN - digits)
+            low, high = rounding.round_exact(value - slack), rounding.round_exact(value + slack)
+            if low == high or digits >= MAX_PRECISION:
+                return rounding.format(value)
+            digits *= 2
+
+    def _exact_path(self, digits: int) -> tuple[dict[str, Fraction], frozenset[str]]:
+        """The unrounded values computed exactly to `digits`, and which of them are approximate
+        (computed through σ, tanh, exp or ln)."""
+        if digits not in self._exact:
+            env: dict[str, Fraction] = {k: exact_of(v) for k, v in self.givens().items()}
+            approximate: set[str] = set()
+            for q in self.computed():
+                expr = _expr(q)
+                value = expr.exact(env, digits)
+                if expr.approximate() or not approximate.isdisjoint(q.inputs()):
+                    approximate.add(q.id)
+                    value = limited(value, digits)
+                env[q.id] = value
+            self._exact[digits] = (env, frozenset(approximate))
+        return self._exact[digits]
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -422,10 +465,14 @@ class Solution:
             groups.setdefault(title, []).append(q)
         return list(groups.items())
 
-    def rounded_path(self, rounding: Rounding) -> dict[str, float]:
-        """Every value as a careful student gets it: each result rounded, then reused (cached)."""
+    def rounded_path(self, rounding: Rounding) -> dict[str, Fraction]:
+        """Every value as a careful student gets it with a calculator: each result computed exactly
+        from the printed numbers before it, rounded, then reused (cached)."""
         if rounding not in self._rounded:
-            self._rounded[rounding] = self.evaluate(rounding)
+            env: dict[str, Fraction] = {k: exact_of(v) for k, v in self.givens().items()}
+            for q in self.computed():
+                env[q.id] = _decided(_expr(q), env, rounding)
+            self._rounded[rounding] = env
         return self._rounded[rounding]
 
     def step(self, qid: str, notation: Notation, rounding: Rounding) -> Step:
@@ -443,7 +490,8 @@ class Solution:
 
         def as_number(ref: str) -> str:
             value = rounded[ref]
-            text = number_text(value) if self.quantities[ref].given else rounding.format(value)
+            given = self.quantities[ref].given
+            text = number_text(float(value)) if given else rounding.format(value)
             return f"({text})" if text.startswith("−") else text
 
         substituted = q.expr.write(as_number) if q.expr else ""
@@ -455,8 +503,36 @@ class Solution:
             formula=q.expr.write(as_symbol) if q.expr else "",
             substituted=substituted,
             result=rounding.format(rounded[qid]),
-            exact=rounding.format(self.values[qid]),
+            exact=self.exact_text(qid, rounding),
         )
+
+
+class _Printed(dict[str, Fraction]):
+    """Numbers given as floats, read as the decimals they print as (looked up lazily)."""
+
+    def __init__(self, env: Mapping[str, float]) -> None:
+        super().__init__()
+        self._env = env
+
+    def __missing__(self, qid: str) -> Fraction:
+        value = exact_of(self._env[qid])
+        self[qid] = value
+        return value
+
+
+def _decided(expr: Expr, env: ExactEnv, rounding: Rounding) -> Fraction:
+    """`expr` from exact numbers, rounded as `rounding` says. Where it is only approximate (σ,
+    tanh, exp, ln), with as many digits as it takes to decide the rounded digit."""
+    digits = PRECISION
+    while True:
+        value = expr.exact(env, digits)
+        if not expr.approximate():
+            return rounding.round_exact(value)
+        slack = (abs(value) + 1) * Fraction(10) ** (MARGIN - digits)
+        low, high = rounding.round_exact(value - slack), rounding.round_exact(value + slack)
+        if low == high or digits >= MAX_PRECISION:
+            return rounding.round_exact(value)
+        digits *= 2
 
 
 def _expr(q: Quantity) -> Expr:
@@ -483,4 +559,4 @@ def _batch(terms: Sequence[Expr], v: Variation) -> list[Expr]:
 def _mean(terms: Sequence[Expr]) -> Expr:
     if len(terms) == 1:
         return terms[0]
-    return Quot(Sum(tuple(terms)), Num(float(len(terms)), str(len(terms))))
+    return Quot(Sum(tuple(terms)), constant(Fraction(len(terms))))

@@ -243,7 +243,6 @@ def solution_context(
     notation = make_notation(options.notation, p.depth, p.examples)
     numbers = layout(options.templates)
     key = _key(variant, settings, notation)
-    values = solution.values
 
     sections = []
     for title, quantities in solution.sections():
@@ -268,13 +267,15 @@ def solution_context(
             )
         sections.append({"title": title, "steps": steps})
 
-    # The diagram shows the first example's forward values and deltas under each neuron.
+    # The diagram shows the first example's forward values and deltas under each neuron, as the
+    # steps give them (the rounded path).
+    rounded = solution.rounded_path(rounding)
     annotations: dict[tuple[int, int], list[str]] = {}
     for q in solution.computed():
         if q.kind in ("z", "a", "delta") and (q.example or 1) == 1:
             stem = notation.symbol(q.kind, q.layer, q.neuron).text()
             annotations.setdefault((q.layer or 0, q.neuron or 0), []).append(
-                f"{stem} = {rounding.format(values[q.id])}"
+                f"{stem} = {rounding.format(rounded[q.id])}"
             )
 
     answers = []
@@ -286,7 +287,7 @@ def solution_context(
             answers.append(
                 {
                     "id": q.id,
-                    "value": rounding.format(value),
+                    "value": solution.exact_text(q.id, rounding),
                     "low": _signed(f"{value - tol:.{places}f}"),
                     "high": _signed(f"{value + tol:.{places}f}"),
                     "points": entry["points"],
