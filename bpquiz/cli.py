@@ -80,6 +80,28 @@ def _word_list(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
+ASK_HELP = (
+    "Kinds asked on the sheet, e.g. z,a,loss,delta,w_new (default: all but grad_a and dact; asking "
+    "for grad_a or dact computes each δ in steps: ∂L/∂a, f′(z), then δ)."
+)
+POINTS_HELP = "Points per kind where not 1, e.g. delta=2,w_new=0.5."
+
+
+def _points(text: str | None) -> dict[str, float] | None:
+    if text is None:
+        return None
+    points: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, value = part.partition("=")
+        try:
+            points[kind.strip()] = float(value)
+        except ValueError:
+            raise OptionError(
+                f"--points: expected KIND=NUMBER like delta=2, got '{part}'"
+            ) from None
+    return points
+
+
 Decimals = Annotated[
     int | None, typer.Option("--decimals", help="Round answers to N decimal places (default 4).")
 ]
@@ -101,16 +123,35 @@ def generate(
     activation: Annotated[
         str | None, typer.Option(help="Activation for all layers, or one per layer: tanh,sigmoid.")
     ] = None,
-    loss: Annotated[str | None, typer.Option(help="half_sse, mse, bce or cross_entropy.")] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="half_sse, sse, mse, bce or cross_entropy.")
+    ] = None,
     lr: Annotated[float | None, typer.Option(help="Learning rate (default: drawn).")] = None,
     batch: Annotated[int | None, typer.Option(help="Training examples per variant.")] = None,
     bias: Annotated[str | None, typer.Option(help="per_neuron, shared or none.")] = None,
+    delta_sign: Annotated[
+        str | None,
+        typer.Option(
+            help="gradient (δ = ∂L/∂z, the default) or error (δ = −∂L/∂z = (t − y)·f′(z), "
+            "as in Mitchell and Han & Kamber)."
+        ),
+    ] = None,
+    batch_reduction: Annotated[
+        str | None,
+        typer.Option(help="How a mini-batch combines: mean (the default) or sum."),
+    ] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Set this typed-in problem (JSON, as for `bpquiz solve`) instead of drawing.",
+        ),
+    ] = None,
     decimals: Decimals = None,
     sigfigs: Sigfigs = None,
-    ask: Annotated[
-        str | None,
-        typer.Option(help="Kinds asked on the sheet, e.g. z,a,loss,delta,w_new (default: all)."),
-    ] = None,
+    ask: Annotated[str | None, typer.Option(help=ASK_HELP)] = None,
+    points: Annotated[str | None, typer.Option(help=POINTS_HELP)] = None,
     variants: Annotated[int, typer.Option(min=1, max=2000, help="Number of variants.")] = 1,
     roster: Annotated[
         Path | None,
@@ -158,7 +199,8 @@ def generate(
         typer.Option(help="Student sheets as PDF forms to type the answers into, then grade."),
     ] = False,
 ) -> None:
-    """Draw random exercises; write their answer key, answer templates and sheets.
+    """Draw random exercises (or set a typed-in one, --spec); write their answer key, answer
+    templates and sheets.
 
     Example: bpquiz generate --seed 42 --preset xor --variants 30 --course "COMP 442" --duplex
     """
@@ -173,17 +215,46 @@ def generate(
         raise typer.BadParameter(f"expected {' or '.join(FORMATS)}", param_hint="--format")
     if paper not in PAPERS:
         raise typer.BadParameter(f"expected {' or '.join(PAPERS)}", param_hint="--paper")
-    settings = draw.customise(
-        preset,
-        layers=_int_list(layers),
-        activations=_word_list(activation),
-        loss=loss,
-        learning_rate=lr,
-        batch=batch,
-        bias=bias,
-        rounding=rule(decimals, sigfigs),
-        asked=_word_list(ask),
-    )
+    if spec is not None:
+        from bpquiz.maths.spec import load_problem
+
+        drawing: dict[str, object] = {
+            "--preset": None if preset == DEFAULT_PRESET else preset,
+            "--layers": layers,
+            "--activation": activation,
+            "--loss": loss,
+            "--lr": lr,
+            "--batch": batch,
+            "--bias": bias,
+            "--delta-sign": delta_sign,
+            "--batch-reduction": batch_reduction,
+        }
+        given = [option for option, value in drawing.items() if value is not None]
+        if given:
+            raise OptionError(f"{given[0]} does not go with --spec: the spec file sets it")
+        settings = draw.typed_in(
+            load_problem(spec),
+            str(spec),
+            rounding=rule(decimals, sigfigs),
+            asked=_word_list(ask),
+            points=_points(points),
+        )
+        name = name or spec.stem
+    else:
+        settings = draw.customise(
+            preset,
+            layers=_int_list(layers),
+            activations=_word_list(activation),
+            loss=loss,
+            learning_rate=lr,
+            batch=batch,
+            bias=bias,
+            rounding=rule(decimals, sigfigs),
+            asked=_word_list(ask),
+            delta_sign=delta_sign,
+            batch_reduction=batch_reduction,
+            points=_points(points),
+        )
     if roster is not None and variants != 1:
         raise OptionError("give --variants or --roster (one variant per student), not both")
     students = load_roster(roster) if roster else None

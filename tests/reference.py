@@ -18,8 +18,11 @@ ACT = {
 }
 
 
-def example_losses(spec: dict, nudge: tuple[int, int, int, float] | None = None) -> np.ndarray:
-    """Each example's loss; `nudge` = (layer, neuron, example, eps) adds eps to one z (1-based)."""
+def example_losses(
+    spec: dict, nudge: tuple[int, int, int, float] | None = None, after: bool = False
+) -> np.ndarray:
+    """Each example's loss; `nudge` = (layer, neuron, example, eps) adds eps to one z (1-based),
+    or with `after` to that neuron's activation a."""
     x = np.atleast_2d(np.array(spec["inputs"], dtype=float))
     t = np.atleast_2d(np.array(spec["targets"], dtype=float))
     acts = spec["activations"]
@@ -32,14 +35,19 @@ def example_losses(spec: dict, nudge: tuple[int, int, int, float] | None = None)
             z = z + np.array(spec["biases"][l - 1])
         elif spec["bias"] == "shared":
             z = z + spec["biases"][l - 1]
-        if nudge and nudge[0] == l:
+        if nudge and nudge[0] == l and not after:
             z = z.copy()
             z[nudge[2] - 1, nudge[1] - 1] += nudge[3]
         a = ACT[act](z)
+        if nudge and nudge[0] == l and after:
+            a = a.copy()
+            a[nudge[2] - 1, nudge[1] - 1] += nudge[3]
     k = t.shape[1]
     match spec.get("loss", "half_sse"):
         case "half_sse":
             return 0.5 * ((a - t) ** 2).sum(axis=1)
+        case "sse":
+            return ((a - t) ** 2).sum(axis=1)
         case "mse":
             return ((a - t) ** 2).sum(axis=1) / k
         case "bce":
@@ -50,4 +58,6 @@ def example_losses(spec: dict, nudge: tuple[int, int, int, float] | None = None)
 
 
 def batch_loss(spec: dict) -> float:
-    return float(example_losses(spec).mean())
+    """The batch's loss: the mean of the examples' losses, or their sum (batch_reduction)."""
+    losses = example_losses(spec)
+    return float(losses.sum() if spec.get("batch_reduction") == "sum" else losses.mean())

@@ -18,7 +18,7 @@ from bpquiz.exercises.draw import (
 )
 from bpquiz.exercises.key import dumps, key_document, quantity_entries
 from bpquiz.maths.ids import KINDS
-from bpquiz.maths.notation import Notation
+from bpquiz.maths.notation import make_notation
 from bpquiz.maths.rounding import Mode, Rounding
 
 
@@ -34,7 +34,7 @@ def test_rounded_path_answers_fall_inside_every_tolerance(preset):
         for variant in make_variants(settings, seed=101, count=8):
             solution = variant.solution
             rounded_path = {k: float(v) for k, v in solution.rounded_path(rounding).items()}
-            notation = Notation(solution.problem.depth, solution.problem.examples)
+            notation = make_notation("layered", solution.problem.depth, solution.problem.examples)
             entries = quantity_entries(solution, notation, rounding, KINDS)
             for entry in entries:
                 exact, tol = entry["value"], entry["tol"]["abs"]
@@ -66,8 +66,13 @@ def test_presets_have_their_shape():
     for v in xor:
         x, t = v.problem.inputs[0], v.problem.targets[0, 0]
         assert set(x) <= {0.0, 1.0} and t == float(x[0] != x[1])
-    sizes = {v.problem.examples for v in make_variants(customise("batch"), seed=1, count=30)}
-    assert sizes <= {2, 3, 4} and len(sizes) > 1
+    # One batch size for a whole class set (fairness), drawn afresh for each exam.
+    sizes = [
+        {v.problem.examples for v in make_variants(customise("batch"), seed=seed, count=6)}
+        for seed in range(12)
+    ]
+    assert all(len(size) == 1 for size in sizes)
+    assert set().union(*sizes) == {2, 3, 4}
     soft = make_variants(customise("softmax"), seed=1, count=5)
     assert all(v.problem.targets.sum() == 1 for v in soft)
     assert PRESETS["deep"].layers == (2, 2, 2, 1)
@@ -131,3 +136,27 @@ def test_problem_round_trips_through_its_dict():
     again = parse_problem(v.problem.to_dict())
     assert again.to_dict() == v.problem.to_dict()
     assert np.array_equal(again.inputs, v.problem.inputs)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_variant_of_a_class_set_is_the_same_size_and_worth_the_same(preset):
+    """Same network, same number of examples, the same asked items and the same points (the issue's
+    case: seed 10, batch preset, 2 variants, once gave 39 and 59 points)."""
+    points = {"delta": 2, "w_new": 0.5}
+    settings = customise(preset, points=points)
+    for seed in (10, 11, 12):
+        variants = make_variants(settings, seed=seed, count=5)
+        document = key_document("x", seed, settings, variants)
+        shapes = set()
+        for variant in document["variants"]:
+            asked = [(q["id"], q["kind"], q["points"]) for q in variant["quantities"] if q["asked"]]
+            shapes.add(
+                (
+                    tuple(variant["problem"]["layers"]),
+                    len(variant["problem"]["inputs"]),
+                    tuple(asked),
+                )
+            )
+        assert len(shapes) == 1, (preset, seed)
+        ((_, _, asked),) = shapes
+        assert all(p == points.get(kind, 1) for _, kind, p in asked)

@@ -8,14 +8,14 @@ import zlib
 
 import numpy as np
 import pytest
-from reference import batch_loss, example_losses
+from reference import ACT, batch_loss, example_losses
 
 from bpquiz.maths.solution import Solution
 from bpquiz.maths.spec import parse_problem
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 OUTPUT_LOSS = [
-    *((act, loss) for act in HIDDEN for loss in ("half_sse", "mse")),
+    *((act, loss) for act in HIDDEN for loss in ("half_sse", "sse", "mse")),
     ("sigmoid", "bce"),
     ("softmax", "cross_entropy"),
 ]
@@ -66,23 +66,46 @@ def near_kink(solution):
 
 
 CASES = [
-    (hidden, output, loss, bias, examples)
+    (hidden, output, loss, bias, examples, "gradient", "mean")
     for hidden in HIDDEN
     for output, loss in OUTPUT_LOSS
     for bias in ("per_neuron", "shared", "none")
     for examples in (1, 3)
+] + [
+    # Each convention with every loss, over mini-batches and both bias modes.
+    (hidden, output, loss, bias, 3, sign, reduction)
+    for hidden in ("sigmoid", "tanh", "relu")
+    for output, loss in [
+        ("sigmoid", "half_sse"),
+        ("linear", "sse"),
+        ("tanh", "mse"),
+        ("sigmoid", "bce"),
+        ("softmax", "cross_entropy"),
+    ]
+    for bias in ("per_neuron", "shared")
+    for sign, reduction in (("error", "mean"), ("gradient", "sum"), ("error", "sum"))
 ]
 
 
-@pytest.mark.parametrize(("hidden", "output", "loss", "bias", "examples"), CASES)
-def test_every_gradient_matches_finite_differences(hidden, output, loss, bias, examples):
-    rng = np.random.default_rng(zlib.crc32(f"{hidden}{output}{loss}{bias}{examples}".encode()))
+@pytest.mark.parametrize(
+    ("hidden", "output", "loss", "bias", "examples", "sign", "reduction"), CASES
+)
+def test_every_gradient_matches_finite_differences(
+    hidden, output, loss, bias, examples, sign, reduction
+):
+    """∂L/∂w, ∂L/∂b and the loss against finite differences of the batch's loss (mean or sum);
+    δ against those of its example's own loss (minus them for error terms); with the intermediate
+    steps ∂L/∂a and f′(z) against finite differences of the loss in a, and of the activation."""
+    seed = zlib.crc32(f"{hidden}{output}{loss}{bias}{examples}{sign}{reduction}".encode())
+    rng = np.random.default_rng(seed)
     for _ in range(20):
         spec = random_spec(rng, hidden, output, loss, bias, examples)
-        solution = Solution(parse_problem(spec))
+        spec |= {"delta_sign": sign, "batch_reduction": reduction}
+        solution = Solution(parse_problem(spec), intermediates=True)
         if not near_kink(solution):
             break
     values = solution.values
+    direction = -1 if sign == "error" else 1
     checked = 0
     for q in solution.computed():
         if q.kind == "grad_w":
@@ -113,7 +136,18 @@ def test_every_gradient_matches_finite_differences(hidden, output, loss, bias, e
             plus = {**spec, "_nudge": (q.layer, q.neuron, e, EPS)}
             minus = {**spec, "_nudge": (q.layer, q.neuron, e, -EPS)}
             fd = (example_loss(plus) - example_loss(minus)) / (2 * EPS)
-            close(values[q.id], fd)
+            close(values[q.id], direction * fd)
+        elif q.kind == "grad_a":
+            e = q.example or 1
+            nudged = [
+                example_losses(spec, (q.layer, q.neuron, e, step), after=True)[e - 1]
+                for step in (EPS, -EPS)
+            ]
+            close(values[q.id], (nudged[0] - nudged[1]) / (2 * EPS))
+        elif q.kind == "dact":
+            z = values[q.id.replace("dact", "z", 1)]
+            act = ACT[spec["activations"][q.layer - 1]]
+            close(values[q.id], (act(z + EPS) - act(z - EPS)) / (2 * EPS))
         elif q.kind == "loss":
             expected = (
                 batch_loss(spec) if q.example is None else example_losses(spec)[q.example - 1]

@@ -9,7 +9,7 @@ from bpquiz.exercises.draw import PRESETS, customise, indistinguishable, make_va
 from bpquiz.exercises.key import quantity_entries
 from bpquiz.maths.ids import KINDS
 from bpquiz.maths.mistakes import CATALOGUE
-from bpquiz.maths.notation import Notation
+from bpquiz.maths.notation import make_notation
 from bpquiz.maths.solution import Solution
 from bpquiz.maths.spec import parse_problem
 
@@ -92,14 +92,20 @@ def test_batch_sum():
 
 def test_every_mistake_is_explained_and_reachable():
     reached = set()
-    for preset in PRESETS:
-        for v in make_variants(customise(preset, batch=2 if preset == "batch" else None), 3, 2):
+    settings = [customise(preset, batch=2 if preset == "batch" else None) for preset in PRESETS]
+    settings += [
+        customise("batch", batch=2, delta_sign="error", batch_reduction="sum"),
+        customise("classic", asked=["grad_a", "dact", "delta"]),
+    ]
+    for s in settings:
+        for v in make_variants(s, 3, 2):
             for qid in v.solution.values:
                 if qid in v.solution.quantities and not v.solution.quantities[qid].given:
                     reached |= set(v.solution.mistake_values(qid, v.solution.values))
     assert reached == set(CATALOGUE)
     for mistake in CATALOGUE.values():
-        assert mistake.explanation.endswith(".") and len(mistake.explanation) < 140
+        for text in (mistake.explain("gradient"), mistake.explain("error")):
+            assert text.endswith(".") and len(text) < 140
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -107,7 +113,7 @@ def test_generated_exercises_tell_every_mistake_from_the_right_answer(preset):
     settings = customise(preset)
     for variant in make_variants(settings, seed=2024, count=12):
         s = variant.solution
-        notation = Notation(s.problem.depth, s.problem.examples)
+        notation = make_notation("layered", s.problem.depth, s.problem.examples)
         for entry in quantity_entries(s, notation, settings.rounding, KINDS):
             if entry["asked"]:
                 assert indistinguishable(s, entry["id"], entry["tol"]["abs"]) is None

@@ -10,7 +10,7 @@ from fractions import Fraction
 import pytest
 
 from bpquiz.exercises.draw import PRESETS, customise, make_variants
-from bpquiz.maths.notation import Notation
+from bpquiz.maths.notation import make_notation
 from bpquiz.maths.rounding import Mode, Rounding
 from bpquiz.maths.solution import Solution
 from bpquiz.maths.spec import parse_problem
@@ -52,6 +52,74 @@ def test_mazur_published_values():
     assert v["w_new1_2_2"] == pytest.approx(0.29950229, abs=1e-8)  # w4⁺
 
 
+# Han, Kamber & Pei, "Data Mining: Concepts and Techniques" (3rd ed.), Example 9.1 (figure 9.5,
+# tables 9.1–9.3): a 3-2-1 sigmoid net trained on x = (1, 0, 1) with target 1 and l = 0.9, in the
+# error-term convention Err = O(1 − O)(T − O), w += l·Err·O, θ += l·Err. Neurons 4, 5 are the
+# hidden ones and 6 the output; w14 is W⁽¹⁾₁₁, w46 is W⁽²⁾₁₁, θ4 is b⁽¹⁾₁. Published to 3 or 4 places.
+HAN_KAMBER = {
+    "layers": [3, 2, 1],
+    "activations": "sigmoid",
+    "loss": "half_sse",
+    "delta_sign": "error",
+    "learning_rate": 0.9,
+    "inputs": [1, 0, 1],
+    "targets": [1],
+    "weights": [[[0.2, -0.3], [0.4, 0.1], [-0.5, 0.2]], [[-0.3], [-0.2]]],
+    "biases": [[-0.4, 0.2], [0.1]],
+}
+
+
+def test_han_kamber_published_values_in_the_error_convention():
+    v = Solution(parse_problem(HAN_KAMBER)).values
+    published = {
+        "z1_1": -0.7,  # net input I4
+        "z1_2": 0.1,  # I5
+        "a1_1": 0.332,  # O4
+        "a1_2": 0.525,  # O5
+        "z2_1": -0.105,  # I6
+        "a2_1": 0.474,  # O6
+        "delta2_1": 0.1311,  # Err6
+        "delta1_2": -0.0065,  # Err5
+        "delta1_1": -0.0087,  # Err4
+        "w_new2_1_1": -0.261,  # w46
+        "w_new2_2_1": -0.138,  # w56
+        "w_new1_1_1": 0.192,  # w14
+        "w_new1_1_2": -0.306,  # w15
+        "w_new1_2_1": 0.4,  # w24
+        "w_new1_2_2": 0.1,  # w25
+        "w_new1_3_1": -0.508,  # w34
+        "w_new1_3_2": 0.194,  # w35
+        "b_new2_1": 0.218,  # θ6
+        "b_new1_2": 0.194,  # θ5
+        "b_new1_1": -0.408,  # θ4
+    }
+    for qid, value in published.items():
+        # The book reuses rounded intermediates (its Err6 comes from O6 = 0.474): within one unit
+        # of the last digit it prints.
+        places = len(str(value).split(".")[1])
+        assert abs(v[qid] - value) <= 10**-places, (qid, v[qid])
+    # The update adds η·δ·a, which is w − η·∂L/∂w with ∂L/∂w = −δ·a.
+    assert v["grad_w2_1_1"] == pytest.approx(-v["delta2_1"] * v["a1_1"])
+
+
+def test_error_terms_are_the_gradient_deltas_negated():
+    """The same problem in both conventions: δ changes sign, the gradients and updates don't."""
+    error = Solution(parse_problem(HAN_KAMBER)).values
+    gradient = Solution(parse_problem({**HAN_KAMBER, "delta_sign": "gradient"})).values
+    for qid, value in gradient.items():
+        expected = -value if qid.startswith("delta") else value
+        assert error[qid] == pytest.approx(expected, rel=1e-12, abs=1e-15), qid
+
+
+def test_error_convention_worked_lines_read_as_mitchell_writes_them():
+    s = Solution(parse_problem(HAN_KAMBER))
+    rule = Rounding(Mode.DECIMALS, 4)
+    notation = make_notation("layered", 2, 1)
+    assert s.step("delta2_1", notation, rule).formula == "(t₁ − a⁽²⁾₁)·a⁽²⁾₁·(1 − a⁽²⁾₁)"
+    assert s.step("grad_w2_1_1", notation, rule).formula == "−(δ⁽²⁾₁·a⁽¹⁾₁)"
+    assert s.step("w_new2_1_1", notation, rule).formula == "W⁽²⁾₁₁ − η·∂L/∂W⁽²⁾₁₁"
+
+
 def test_chain_by_hand():
     # x = 1, w1 = 0.5, w2 = -1, one bias per neuron b1 = 0, b2 = 0.5, t = 1, η = 1.
     spec = {
@@ -83,7 +151,7 @@ def test_chain_by_hand():
 
 def test_worked_step_reads_like_the_textbook():
     solution = Solution(parse_problem(MAZUR))
-    notation = Notation(2, 1)
+    notation = make_notation("layered", 2, 1)
     step = solution.step("delta2_1", notation, Rounding())
     assert step.symbol == "δ⁽²⁾₁"
     assert step.formula == "(a⁽²⁾₁ − t₁)·a⁽²⁾₁·(1 − a⁽²⁾₁)"
@@ -164,7 +232,7 @@ def test_every_worked_line_adds_up_on_a_calculator(preset):
         settings = customise(preset, rounding=rounding)
         for variant in make_variants(settings, seed=11, count=60 if len(rules) == 1 else 20):
             s = variant.solution
-            notation = Notation(s.problem.depth, s.problem.examples)
+            notation = make_notation("layered", s.problem.depth, s.problem.examples)
             for q in s.computed():
                 step = s.step(q.id, notation, rounding)
                 assert _calculator_rounds(_calculator(step.substituted), rounding) == step.result, (

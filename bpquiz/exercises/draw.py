@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,9 +20,11 @@ from bpquiz.maths.rounding import Rounding
 from bpquiz.maths.solution import Solution
 from bpquiz.maths.spec import (
     BIAS_MODES,
+    DELTA_SIGNS,
     MAX_EXAMPLES,
     MAX_LAYERS,
     MAX_NEURONS,
+    REDUCTIONS,
     Problem,
     SpecError,
     parse_problem,
@@ -35,6 +38,8 @@ LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 MIN_GRADIENT_UNITS = 2
 MIN_GRADIENT = 2e-4
 MISTAKE_ATTEMPTS = 100
+EXAM_STREAM = 0xE7A3
+"""Seeds, with the exam's seed, the draws made once per exam (a batch's size)."""
 
 
 def customise(
@@ -48,6 +53,9 @@ def customise(
     bias: str | None = None,
     rounding: Rounding | None = None,
     asked: Sequence[str] | None = None,
+    delta_sign: str | None = None,
+    batch_reduction: str | None = None,
+    points: Mapping[str, float] | None = None,
 ) -> Settings:
     """A preset with overrides; raises OptionError for a combination that can't be drawn."""
     if preset not in PRESETS:
@@ -80,16 +88,19 @@ def customise(
         if bias not in BIAS_MODES:
             raise OptionError(f"--bias: expected one of {', '.join(BIAS_MODES)}, got '{bias}'")
         changes["bias"] = bias
-    if rounding is not None:
-        changes["rounding"] = rounding
-    if asked is not None:
-        unknown = [k for k in asked if k not in KINDS]
-        if unknown or not asked:
+    if delta_sign is not None:
+        if delta_sign not in DELTA_SIGNS:
             raise OptionError(
-                f"--ask: expected kinds from {', '.join(KINDS)}, got '{','.join(asked)}'"
+                f"--delta-sign: expected {' or '.join(DELTA_SIGNS)}, got '{delta_sign}'"
             )
-        changes["asked"] = tuple(k for k in KINDS if k in asked)
-    settings = replace(s, **changes)
+        changes["delta_sign"] = delta_sign
+    if batch_reduction is not None:
+        if batch_reduction not in REDUCTIONS:
+            raise OptionError(
+                f"--batch-reduction: expected {' or '.join(REDUCTIONS)}, got '{batch_reduction}'"
+            )
+        changes["batch_reduction"] = batch_reduction
+    settings = _override(replace(s, **changes), rounding=rounding, asked=asked, points=points)
     if settings.loss not in LOSSES:
         raise OptionError(f"--loss: expected one of {', '.join(LOSSES)}, got '{settings.loss}'")
     # One trial draw checks the combination with the same rules as a typed-in spec.
@@ -101,6 +112,39 @@ def customise(
 
 
 # --- drawing -----------------------------------------------------------------------------
+
+
+def _override(
+    s: Settings,
+    *,
+    rounding: Rounding | None = None,
+    asked: Sequence[str] | None = None,
+    points: Mapping[str, float] | None = None,
+) -> Settings:
+    """What the sheet asks, and how it is marked: the rounding rule, the kinds asked, points."""
+    changes: dict[str, Any] = {}
+    if rounding is not None:
+        changes["rounding"] = rounding
+    if asked is not None:
+        unknown = [k for k in asked if k not in KINDS]
+        if unknown or not asked:
+            raise OptionError(
+                f"--ask: expected kinds from {', '.join(KINDS)}, got '{','.join(asked)}'"
+            )
+        changes["asked"] = tuple(k for k in KINDS if k in asked)
+    if points is not None:
+        changes["points"] = _points(points)
+    return replace(s, **changes)
+
+
+def _points(points: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
+    """Points per kind, checked: every kind one a sheet can ask, every number ≥ 0."""
+    for kind, value in points.items():
+        if kind not in KINDS:
+            raise OptionError(f"--points: unknown kind '{kind}' (the kinds: {', '.join(KINDS)})")
+        if not (isinstance(value, int | float) and 0 <= value <= 100 and math.isfinite(value)):
+            raise OptionError(f"--points: {kind} needs a number of points from 0 to 100")
+    return tuple((kind, float(points[kind])) for kind in KINDS if kind in points)
 
 
 def _grid(rng: np.random.Generator, low: int, high: int, scale: int, size, avoid_zero=True):
@@ -148,6 +192,8 @@ def _draw(rng: np.random.Generator, s: Settings) -> Problem:
         "loss": s.loss,
         "learning_rate": rate,
         "bias": s.bias,
+        "delta_sign": s.delta_sign,
+        "batch_reduction": s.batch_reduction,
         "inputs": inputs.tolist(),
         "targets": targets.tolist(),
         "weights": [w.tolist() for w in weights],
@@ -257,7 +303,7 @@ def draw_variant(rng: np.random.Generator, s: Settings) -> Solution:
     worthwhile = 0
     for _ in range(MAX_ATTEMPTS):
         try:
-            solution = Solution(_draw(rng, s))
+            solution = Solution(_draw(rng, s), s.intermediates)
         except SpecError:
             continue
         if _teaches_little(solution, s) is not None:
@@ -307,16 +353,63 @@ def make_variants(
     exam: str = "",
 ) -> list[Variant]:
     """`count` variants (one per student when a roster is given), all following from `seed`;
-    their codes also from the exam's name."""
+    their codes also from the exam's name. Every variant has the same shape: the same network, the
+    same number of training examples (drawn once for the exam), the same asked quantities and
+    points, so that a class set is fair."""
     if students is not None:
         count = len(students)
+    low, high = s.batch
+    if low != high:
+        examples = int(np.random.default_rng([seed, EXAM_STREAM]).integers(low, high + 1))
+        s = replace(s, batch=(examples, examples))
     children = np.random.SeedSequence(seed).spawn(count)
     codes = variant_codes(seed, count, exam)
-    return [
+    variants = [
         Variant(
             code=codes[i],
-            solution=draw_variant(np.random.default_rng(children[i]), s),
+            solution=(
+                Solution(s.problem, s.intermediates)
+                if s.problem is not None
+                else draw_variant(np.random.default_rng(children[i]), s)
+            ),
             student=students[i] if students is not None else None,
         )
         for i in range(count)
     ]
+    shapes = {shape(v) for v in variants}
+    if len(shapes) > 1:  # cannot happen: every variant follows the same settings
+        raise AssertionError(f"a class set's variants differ in shape: {sorted(shapes)}")
+    return variants
+
+
+def shape(variant: Variant) -> tuple[object, ...]:
+    """What must be the same for every variant of a class set: the network, the training examples'
+    count and every quantity's id and kind (so the asked items and their points)."""
+    p = variant.problem
+    quantities = tuple((q.id, q.kind) for q in variant.solution.computed())
+    return (p.layers, p.activations, p.loss, p.bias, p.examples, quantities)
+
+
+def typed_in(
+    problem: Problem,
+    source: str,
+    *,
+    rounding: Rounding | None = None,
+    asked: Sequence[str] | None = None,
+    points: Mapping[str, float] | None = None,
+) -> Settings:
+    """Settings that set a typed-in problem (a textbook example, an old exam) as every variant."""
+    settings = Settings(
+        "spec",
+        f"typed in: {source}",
+        problem.layers,
+        problem.activations,
+        loss=problem.loss,
+        bias=problem.bias,
+        batch=(problem.examples, problem.examples),
+        learning_rate=problem.learning_rate,
+        delta_sign=problem.delta_sign,
+        batch_reduction=problem.batch_reduction,
+        problem=problem,
+    )
+    return _override(settings, rounding=rounding, asked=asked, points=points)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from bpquiz import __version__
 from bpquiz.errors import BpquizError
-from bpquiz.maths.ids import KINDS
-from bpquiz.maths.notation import Notation
+from bpquiz.maths.ids import INTERMEDIATE_KINDS, KINDS
+from bpquiz.maths.notation import Notation, make_notation
 from bpquiz.maths.rounding import Mode, Rounding
 
 if TYPE_CHECKING:
@@ -34,26 +34,32 @@ def problem_entry(
     asked: Iterable[str] | None = None,
     code: str | None = None,
     student: Any = None,
+    points: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """One variant of the key: its spec and every computed quantity (key notation: layered);
-    `asked`: the kinds the sheet asks for (default: all)."""
+    `asked`: the kinds the sheet asks for (default: all); `points`: per kind, where not 1."""
     p = solution.problem
-    notation = Notation(p.depth, p.examples)
+    notation = make_notation("layered", p.depth, p.examples)
     return {
         "variant": code,
         "student": student,
         "problem": p.to_dict(),
         "quantities": quantity_entries(
-            solution, notation, rounding, KINDS if asked is None else asked
+            solution, notation, rounding, KINDS if asked is None else asked, points
         ),
     }
 
 
 def quantity_entries(
-    solution: Solution, notation: Notation, rounding: Rounding, asked_kinds: Iterable[str]
+    solution: Solution,
+    notation: Notation,
+    rounding: Rounding,
+    asked_kinds: Iterable[str],
+    points: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """The answer key's quantities: every computed value with its tolerance and how it is written."""
     asked_kinds = set(asked_kinds)
+    points = points or {}
     rounded_path = solution.rounded_path(rounding)
     exact = solution.exact_values()
     entries = []
@@ -67,7 +73,7 @@ def quantity_entries(
                 **q.indices(),
                 "value": value,
                 "tol": {"abs": rounding.tolerance(value, rounded_path[q.id])},
-                "points": 1,
+                "points": points.get(q.kind, 1),
                 "asked": q.kind in asked_kinds,
                 "symbol": step.symbol,
                 "formula": step.formula,
@@ -88,10 +94,18 @@ def key_document(
             "preset": settings.preset,
             "rounding": settings.rounding.to_dict(),
             "asked": list(settings.asked),
+            "points": dict(settings.points),
             "bpquiz_version": __version__,
         },
         "variants": [
-            problem_entry(v.solution, settings.rounding, settings.asked, v.code, v.student)
+            problem_entry(
+                v.solution,
+                settings.rounding,
+                settings.asked,
+                v.code,
+                v.student,
+                dict(settings.points),
+            )
             for v in variants
         ],
     }
@@ -154,7 +168,8 @@ class KeyVariant:
         from bpquiz.maths.solution import Solution
         from bpquiz.maths.spec import parse_problem
 
-        return Solution(parse_problem(self.problem, source=self.source))
+        steps = any(q.kind in INTERMEDIATE_KINDS for q in self.quantities)
+        return Solution(parse_problem(self.problem, source=self.source), steps)
 
 
 def normalise_code(code: str) -> str:

@@ -6,9 +6,13 @@ Plain data, without numpy, so that listing the presets and the command line's de
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bpquiz.maths.ids import KINDS
+from bpquiz.maths.ids import DEFAULT_ASKED, INTERMEDIATE_KINDS
 from bpquiz.maths.rounding import Rounding
+
+if TYPE_CHECKING:
+    from bpquiz.maths.spec import Problem  # type-only: the spec module needs numpy
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,22 @@ class Settings:
     """None: drawn from LEARNING_RATES."""
     xor: bool = False
     rounding: Rounding = field(default_factory=Rounding)
-    asked: tuple[str, ...] = KINDS
+    asked: tuple[str, ...] = DEFAULT_ASKED
+    delta_sign: str = "gradient"
+    """bpquiz.maths.spec.DELTA_SIGNS: δ = ∂L/∂z, or the error term −∂L/∂z."""
+    batch_reduction: str = "mean"
+    points: tuple[tuple[str, float], ...] = ()
+    """Points per kind of quantity, where not 1 (e.g. (("delta", 2),))."""
+    problem: Problem | None = field(default=None, compare=False)
+    """A typed-in problem set as every variant, instead of drawn ones."""
+
+    @property
+    def intermediates(self) -> bool:
+        """Whether δ is asked in steps: ∂L/∂a, f′(z), then δ."""
+        return any(kind in self.asked for kind in INTERMEDIATE_KINDS)
+
+    def points_of(self, kind: str) -> float:
+        return dict(self.points).get(kind, 1.0)
 
 
 PRESETS: dict[str, Settings] = {
@@ -74,6 +93,13 @@ PRESETS: dict[str, Settings] = {
             "2-2-2-1: two sigmoid hidden layers",
             (2, 2, 2, 1),
             ("sigmoid", "sigmoid", "sigmoid"),
+        ),
+        Settings(
+            "mitchell",
+            "3-2-1 sigmoid net with error terms δ = (t − y)·y(1 − y), as in Mitchell and Han & Kamber",
+            (3, 2, 1),
+            ("sigmoid", "sigmoid"),
+            delta_sign="error",
         ),
     ]
 }

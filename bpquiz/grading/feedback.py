@@ -17,7 +17,7 @@ from bpquiz.exercises.key import KeyIndex, KeyVariant
 from bpquiz.files import write_atomic
 from bpquiz.grading.items import Item, Report, Result, Status
 from bpquiz.maths.mistakes import CATALOGUE
-from bpquiz.maths.notation import Notation
+from bpquiz.maths.notation import make_notation
 from bpquiz.sheets.options import SheetOptions, header
 from bpquiz.sheets.templates import render_template, template_roots
 from bpquiz.sheets.workers import pdfs_in_parallel
@@ -65,7 +65,9 @@ def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions)
     rule = result.rule
     solution = variant.solution
     problem = solution.problem
-    notation = Notation(problem.depth, problem.examples)  # the key's notation, as its symbols
+    notation = make_notation(
+        "layered", problem.depth, problem.examples
+    )  # the key's notation, as its symbols
 
     written = rule.format
 

@@ -221,7 +221,10 @@ class Neg(Expr):
         yield from self.arg.refs()
 
     def write(self, leaf: Leaf) -> str:
-        return f"−{self.arg._wrapped(leaf, _ATOM)}"
+        inner = self.arg._wrapped(leaf, _ATOM)
+        # −(0.1311) as −(−0.0087) is written: a number after the minus is bracketed, so the line
+        # has the same shape whatever the number's sign.
+        return f"−({inner})" if inner[:1].isdigit() else f"−{inner}"
 
 
 @dataclass(frozen=True)

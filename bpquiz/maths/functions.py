@@ -238,6 +238,7 @@ ACTIVATIONS: dict[str, Activation] = {
 
 LOSSES: dict[str, str] = {
     "half_sse": "L = ½·Σₖ (aₖ − tₖ)²",
+    "sse": "L = Σₖ (aₖ − tₖ)²",
     "mse": "L = (1/K)·Σₖ (aₖ − tₖ)²",
     "bce": "L = −(1/K)·Σₖ [tₖ·ln(aₖ) + (1 − tₖ)·ln(1 − aₖ)]",
     "cross_entropy": "L = −Σₖ tₖ·ln(aₖ)",
@@ -257,9 +258,9 @@ def loss(name: str, a: Sequence[Expr], t: Sequence[Expr], half: bool = True) -> 
     """One example's loss over its K outputs (half=False: the ½ of half_sse forgotten)."""
     k = len(a)
     match name:
-        case "half_sse":
+        case "half_sse" | "sse":
             total = Sum(tuple(Square(Diff(ak, tk)) for ak, tk in zip(a, t, strict=True)))
-            return Prod((HALF, total)) if half else total
+            return Prod((HALF, total)) if half and name == "half_sse" else total
         case "mse":
             return _mean_over([Square(Diff(ak, tk)) for ak, tk in zip(a, t, strict=True)], k)
         case "bce":
@@ -279,7 +280,8 @@ def loss(name: str, a: Sequence[Expr], t: Sequence[Expr], half: bool = True) -> 
 
 
 def loss_slope(name: str, activation: str, a: Expr, t: Expr, k: int) -> tuple[Expr, bool]:
-    """∂L/∂a for one output, and whether it already includes the activation's derivative.
+    """∂L/∂a for one output, and whether it already includes the activation's derivative (with
+    the arguments swapped, minus that: the error-term convention's (t − a)).
 
     Sigmoid with binary cross-entropy and softmax with cross-entropy are taught in their simplified
     form (a − t), where the activation's derivative has cancelled.
@@ -288,6 +290,8 @@ def loss_slope(name: str, activation: str, a: Expr, t: Expr, k: int) -> tuple[Ex
     match name:
         case "half_sse":
             return error, False
+        case "sse":
+            return Prod((constant(Fraction(2)), error)), False
         case "mse":
             return Prod((constant(Fraction(2, k)), error)), False
         case "bce" if activation == "sigmoid":

@@ -6,8 +6,12 @@ without importing numpy.
 
 from __future__ import annotations
 
-KINDS = ("z", "a", "loss", "delta", "grad_w", "grad_b", "w_new", "b_new")
+KINDS = ("z", "a", "loss", "grad_a", "dact", "delta", "grad_w", "grad_b", "w_new", "b_new")
 """The kinds of quantity a student computes, in teaching order."""
+INTERMEDIATE_KINDS = ("grad_a", "dact")
+"""∂L/∂a and f′(z): asked only when a course computes δ in these steps (then δ is made from them)."""
+DEFAULT_ASKED = tuple(k for k in KINDS if k not in INTERMEDIATE_KINDS)
+"""What a sheet asks for unless told otherwise."""
 
 
 def neuron_id(kind: str, layer: int, neuron: int | None, example: int | None, batch: bool) -> str:

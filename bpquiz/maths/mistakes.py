@@ -34,7 +34,11 @@ class Variation:
     no_half: bool = False
     """The ½ of the half squared error left out."""
     batch_sum: bool = False
-    """A mini-batch's gradients summed instead of averaged."""
+    """A mini-batch's gradients summed where the sheet averages them."""
+    batch_mean: bool = False
+    """A mini-batch's gradients averaged where the sheet sums them."""
+    gradient_sign: bool = False
+    """With error-term deltas (δ = −∂L/∂z): the gradient taken as δ·a instead of −δ·a."""
     update_sign: bool = False
     """η·gradient added instead of subtracted."""
     no_learning_rate: bool = False
@@ -55,10 +59,20 @@ class Mistake:
     kinds: tuple[str, ...]
     """The kinds of quantity where the mistake is first made (later ones are follow-through)."""
     explanation: str
-    """One sentence on what went wrong, and the right rule."""
+    """One sentence on what went wrong, and the right rule (δ = ∂L/∂z, the default convention)."""
+    error_explanation: str = ""
+    """The same with error-term deltas (δ = −∂L/∂z), where it reads differently."""
     seen_below_output_only: bool = False
     """Only visible in the layer just below the output: deeper down its effect reaches δ through
     products of small deltas, so an exercise is not redrawn to make it visible there."""
+
+    def explain(self, delta_sign: str = "gradient") -> str:
+        """The explanation under the sheet's convention for δ (bpquiz.maths.spec.DELTA_SIGNS)."""
+        return (
+            self.error_explanation
+            if delta_sign == "error" and self.error_explanation
+            else (self.explanation)
+        )
 
 
 CATALOGUE: dict[str, Mistake] = {
@@ -69,41 +83,46 @@ CATALOGUE: dict[str, Mistake] = {
             Variation(update_sign=True),
             ("w_new", "b_new"),
             "You added η·gradient; gradient descent subtracts it: w′ = w − η·∂L/∂w.",
+            "You moved the weight the wrong way; with δ = −∂L/∂z the update adds η·δ·a: "
+            "w′ = w + η·δ·a (that is, w − η·∂L/∂w).",
         ),
         Mistake(
             "no_learning_rate",
             Variation(no_learning_rate=True),
             ("w_new", "b_new"),
             "You left out the learning rate; the step is η times the gradient: w′ = w − η·∂L/∂w.",
+            "You left out the learning rate; the step is η times δ·a: w′ = w + η·δ·a.",
         ),
         Mistake(
             "missing_activation_derivative",
             Variation(no_derivative=True),
             ("delta",),
             "You left out the activation's derivative; δ = ∂L/∂z includes f′(z), e.g. a(1 − a) for a sigmoid.",
+            "You left out the activation's derivative; δ includes f′(z), e.g. δ = (t − y)·y(1 − y) at a sigmoid output.",
         ),
         Mistake(
             "derivative_at_preactivation",
             Variation(derivative_of_z=True),
-            ("delta",),
+            ("delta", "dact"),
             "You put z into the derivative's output form (z(1 − z)); σ′(z) = a(1 − a) uses the activation a.",
         ),
         Mistake(
             "error_sign",
             Variation(error_sign=True),
-            ("delta",),
+            ("delta", "grad_a"),
             "You used (t − y); the loss's slope is (y − t), so δ = (y − t)·f′(z) at the output.",
+            "You used (y − t); with δ = −∂L/∂z (this sheet's convention) the output δ is (t − y)·f′(z).",
         ),
         Mistake(
             "hidden_delta_single_path",
             Variation(single_path=True),
-            ("delta",),
+            ("delta", "grad_a"),
             "You followed only one outgoing connection; a hidden δ sums δₖ·wⱼₖ over every neuron k it feeds.",
         ),
         Mistake(
             "hidden_delta_updated_weights",
             Variation(updated_weights=True),
-            ("delta",),
+            ("delta", "grad_a"),
             "You backpropagated through already-updated weights; every δ uses the weights before the update.",
             seen_below_output_only=True,
         ),
@@ -112,12 +131,20 @@ CATALOGUE: dict[str, Mistake] = {
             Variation(wrong_activation=True),
             ("grad_w",),
             "You multiplied δ by the wrong layer's activation; ∂L/∂wᵢⱼ = δⱼ times the activation feeding that weight (aᵢ of the layer before).",
+            "You multiplied δ by the wrong layer's activation; ∂L/∂wᵢⱼ = −δⱼ times the activation feeding that weight (aᵢ of the layer before).",
+        ),
+        Mistake(
+            "gradient_sign",
+            Variation(gradient_sign=True),
+            ("grad_w", "grad_b"),
+            "You took the gradient with the wrong sign; ∂L/∂wᵢⱼ = δⱼ·aᵢ.",
+            "You wrote δ·a; with δ = −∂L/∂z the gradient is ∂L/∂wᵢⱼ = −δⱼ·aᵢ (and the update w + η·δ·a).",
         ),
         Mistake(
             "forward_no_activation",
             Variation(no_activation=True),
-            ("z",),
-            "You passed z on to the next layer; the next layer's input is the activation a = f(z).",
+            ("z", "a"),
+            "You passed z on without the activation; a neuron's output, and the next layer's input, is a = f(z).",
         ),
         Mistake(
             "loss_no_half",
@@ -132,9 +159,15 @@ CATALOGUE: dict[str, Mistake] = {
             "You summed the examples' gradients; a mini-batch gradient is their mean (divide by the batch size).",
         ),
         Mistake(
+            "batch_mean",
+            Variation(batch_mean=True),
+            ("grad_w", "grad_b"),
+            "You averaged the examples' gradients; here the batch's loss is the sum of the examples' losses, so its gradient is the sum of theirs.",
+        ),
+        Mistake(
             "transposed_weight",
             Variation(transposed_weight=True),
-            ("z", "delta"),
+            ("z", "delta", "grad_a"),
             "You used wⱼᵢ where wᵢⱼ belongs; wᵢⱼ connects neuron i of the earlier layer to neuron j of the later one.",
         ),
     ]

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
+from typing import cast
 
 from bpquiz.maths.exact import MARGIN, MAX_PRECISION, PRECISION, exact_of, limited
-from bpquiz.maths.expr import Diff, ExactEnv, Expr, Prod, Quot, Ref, Sum
+from bpquiz.maths.expr import Diff, ExactEnv, Expr, Neg, Prod, Quot, Ref, Sum
 from bpquiz.maths.functions import ACTIVATIONS, constant, loss, loss_slope, number_text, softmax
 from bpquiz.maths.ids import (
     LEARNING_RATE,
@@ -71,16 +72,21 @@ class Quantity:
         if self.kind == "loss":
             return {"example": self.example} if self.example else {}
         out: dict[str, int | None] = {"layer": self.layer, "neuron": self.neuron}
-        if self.kind in ("z", "a", "delta", "x", "t"):
+        if self.kind in ("z", "a", "grad_a", "dact", "delta", "x", "t"):
             out["example"] = self.example or 1
         return out
 
 
 class Solution:
-    """The graph for one problem, evaluated exactly."""
+    """The graph for one problem, evaluated exactly.
 
-    def __init__(self, problem: Problem) -> None:
+    With `intermediates`, each δ below a simplified output is computed in two asked steps first:
+    ∂L/∂a (grad_a) and f′(z) (dact), and δ from them.
+    """
+
+    def __init__(self, problem: Problem, intermediates: bool = False) -> None:
         self.problem = problem
+        self.intermediates = intermediates
         self.quantities: dict[str, Quantity] = {}
         self._builders: dict[str, Builder] = {}
         self._batch = problem.examples > 1
@@ -137,13 +143,16 @@ class Solution:
         return [Sum((*terms, bias) if bias else tuple(terms))]
 
     def _a(self, e: int, l: int, j: int, v: Variation = RIGHT) -> list[Expr]:
+        act = ACTIVATIONS[self.problem.activations[l - 1]]
+        z = self._ref("z", l, j, e)
+        if v.no_activation and v.within("no_activation"):
+            return [] if act.function is None and not act.layerwise else [z]
         if v != RIGHT:
             return []
-        act = ACTIVATIONS[self.problem.activations[l - 1]]
         if act.layerwise:
             layer_z = [self._ref("z", l, k, e) for k in range(1, self.problem.layers[l] + 1)]
             return [softmax(layer_z, j - 1)]
-        return [act.apply(self._ref("z", l, j, e))]
+        return [act.apply(z)]
 
     def _loss(self, e: int, v: Variation = RIGHT) -> list[Expr]:
         p = self.problem
@@ -157,12 +166,82 @@ class Solution:
         return []
 
     def _batch_loss(self, v: Variation = RIGHT) -> list[Expr]:
-        """The batch's loss: the mean of its examples' losses (a method, not a lambda, so a
-        Solution can be sent to worker processes)."""
-        return [_mean([Ref(loss_id(e)) for e in self._examples])] if v == RIGHT else []
+        """The batch's loss: the mean (or sum) of its examples' losses (a method, not a lambda, so
+        a Solution can be sent to worker processes)."""
+        losses: list[Expr] = [Ref(loss_id(e)) for e in self._examples]
+        return [self._reduce(losses)] if v == RIGHT else []
+
+    def _reduce(self, terms: Sequence[Expr]) -> Expr:
+        """A batch's examples combined: their mean, or their sum (batch_reduction)."""
+        return _mean(terms) if self.problem.batch_reduction == "mean" else _total(terms)
+
+    def _error_sign(self) -> bool:
+        return self.problem.delta_sign == "error"
+
+    def _simplified(self, l: int) -> bool:
+        """Whether the output layer's δ is taught simplified (sigmoid with bce, softmax with
+        cross-entropy: the activation's derivative has cancelled)."""
+        p = self.problem
+        return (
+            l == p.depth
+            and loss_slope(p.loss, p.activations[l - 1], Ref("a"), Ref("t"), p.layers[l])[1]
+        )
+
+    def _split(self, l: int) -> bool:
+        """Whether δ of layer l is computed from its own asked steps grad_a and dact."""
+        return self.intermediates and not self._simplified(l)
+
+    def _backward(self, e: int, l: int, j: int, v: Variation, error: bool) -> list[Expr] | None:
+        """What δ⁽ˡ⁾ⱼ multiplies f′ by: at the output the loss's slope, written with (a − t), or
+        with (t − a) when `error`; below, Σₖ δ⁽ˡ⁺¹⁾ₖ·W⁽ˡ⁺¹⁾ⱼₖ. None: the variation has no place here."""
+        p, n = self.problem, self.problem.layers
+        if l == p.depth:
+            if v.single_path or v.updated_weights:
+                return None
+            a, t = self._ref("a", l, j, e), Ref(given_id("t", j, e, self._batch))
+            pair = (t, a) if error != v.error_sign else (a, t)
+            return [loss_slope(p.loss, p.activations[l - 1], *pair, n[l])[0]]
+        if v.error_sign:
+            return None
+        weight = lambda k: self._w(l + 1, j, k)  # noqa: E731
+        if v.updated_weights:
+            weight = lambda k: self._w(l + 1, j, k, "w_new")  # noqa: E731
+        elif v.transposed_weight:
+            if not (j <= n[l + 1] and n[l + 1] <= n[l]):
+                return None
+            weight = lambda k: self._w(l + 1, k, j)  # noqa: E731
+        paths: list[Expr] = [
+            Prod((self._ref("delta", l + 1, k, e), weight(k))) for k in range(1, n[l + 1] + 1)
+        ]
+        if v.single_path:
+            return paths if len(paths) > 1 else None
+        return [Sum(tuple(paths))]
+
+    def _grad_a(self, e: int, l: int, j: int, v: Variation = RIGHT) -> list[Expr]:
+        """∂L/∂a⁽ˡ⁾ⱼ: the loss's slope (a − t) at the output; below, the deltas of the next layer
+        sent back through its weights (with error-term deltas, minus that sum)."""
+        if not v.within("error_sign", "single_path", "updated_weights", "transposed_weight"):
+            return []
+        backs = self._backward(e, l, j, v, error=False) or []
+        if l < self.problem.depth and self._error_sign():
+            return [Neg(back) for back in backs]
+        return backs
+
+    def _dact(self, e: int, l: int, j: int, v: Variation = RIGHT) -> list[Expr]:
+        """f′(z⁽ˡ⁾ⱼ), written in terms of the activation where that is how it is taught."""
+        act = ACTIVATIONS[self.problem.activations[l - 1]]
+        z, a = self._ref("z", l, j, e), self._ref("a", l, j, e)
+        if v == RIGHT:
+            return [act.slope(z, a) or constant(Fraction(1))]
+        if v.derivative_of_z and v.within("derivative_of_z") and act.output_form:
+            return [cast(Expr, act.slope(z, z))]
+        return []
 
     def _delta(self, e: int, l: int, j: int, v: Variation = RIGHT) -> list[Expr]:
-        """δ⁽ˡ⁾ⱼ = ∂L/∂z⁽ˡ⁾ⱼ: the loss's slope (output) or the sum over the next layer, times f′."""
+        """δ⁽ˡ⁾ⱼ = ∂L/∂z⁽ˡ⁾ⱼ (or −∂L/∂z⁽ˡ⁾ⱼ, the error term): the loss's slope (output) or the
+        sum over the next layer, times f′."""
+        if self._split(l):
+            return self._delta_from_steps(e, l, j, v)
         if not v.within(
             "error_sign",
             "single_path",
@@ -172,31 +251,12 @@ class Solution:
             "derivative_of_z",
         ):
             return []
-        p, n = self.problem, self.problem.layers
-        act = ACTIVATIONS[p.activations[l - 1]]
+        act = ACTIVATIONS[self.problem.activations[l - 1]]
+        backs = self._backward(e, l, j, v, error=self._error_sign())
+        if backs is None:
+            return []
         a, z = self._ref("a", l, j, e), self._ref("z", l, j, e)
-        if l == p.depth:
-            t = Ref(given_id("t", j, e, self._batch))
-            pair = (t, a) if v.error_sign else (a, t)
-            slope, done = loss_slope(p.loss, act.name, *pair, n[l])
-            backs: list[Expr] = [slope]
-            if v.single_path or v.updated_weights:
-                return []
-        else:
-            done, after = False, range(1, n[l + 1] + 1)
-            weight = lambda k: self._w(l + 1, j, k)  # noqa: E731
-            if v.updated_weights:
-                weight = lambda k: self._w(l + 1, j, k, "w_new")  # noqa: E731
-            elif v.transposed_weight:
-                if not (j <= n[l + 1] and n[l + 1] <= n[l]):
-                    return []
-                weight = lambda k: self._w(l + 1, k, j)  # noqa: E731
-            paths: list[Expr] = [Prod((self._ref("delta", l + 1, k, e), weight(k))) for k in after]
-            backs = [Sum(tuple(paths))]
-            if v.single_path:
-                backs = list(paths) if len(paths) > 1 else []
-            if v.error_sign:
-                return []
+        done = self._simplified(l)
         derivative = None if done else act.slope(z, a)
         if v.no_derivative:
             if derivative is None:
@@ -208,8 +268,20 @@ class Solution:
             derivative = act.slope(z, z)
         return [back if derivative is None else Prod((back, derivative)) for back in backs]
 
+    def _delta_from_steps(self, e: int, l: int, j: int, v: Variation) -> list[Expr]:
+        """δ = ∂L/∂a·f′(z) from the asked steps (with error-term deltas, minus that)."""
+        grad_a = Ref(neuron_id("grad_a", l, j, e, self._batch))
+        dact = Ref(neuron_id("dact", l, j, e, self._batch))
+        if v == RIGHT:
+            made: Expr = Prod((grad_a, dact))
+        elif v.no_derivative and v.within("no_derivative"):
+            made = grad_a
+        else:
+            return []
+        return [Neg(made) if self._error_sign() else made]
+
     def _grad_w(self, l: int, i: int, j: int, v: Variation = RIGHT) -> list[Expr]:
-        """∂L/∂W⁽ˡ⁾ᵢⱼ = mean over examples of δ⁽ˡ⁾ⱼ·a⁽ˡ⁻¹⁾ᵢ."""
+        """∂L/∂W⁽ˡ⁾ᵢⱼ = mean (or sum) over examples of δ⁽ˡ⁾ⱼ·a⁽ˡ⁻¹⁾ᵢ (minus that for error terms)."""
         n, examples = self.problem.layers, self._examples
         delta = [self._ref("delta", l, j, e) for e in examples]
         if v.wrong_activation and v.within("wrong_activation"):
@@ -217,29 +289,49 @@ class Solution:
             wrong = [(m, i) for m in range(len(n)) if m != l - 1 and i <= n[m]]
             wrong += [(l, j)] if (l, j) not in wrong else []
             return [
-                _mean(
-                    [
-                        Prod((d, self._ref("a", m, k, e)))
-                        for d, e in zip(delta, examples, strict=True)
-                    ]
+                self._signed(
+                    self._reduce(
+                        [
+                            Prod((d, self._ref("a", m, k, e)))
+                            for d, e in zip(delta, examples, strict=True)
+                        ]
+                    )
                 )
                 for m, k in wrong
             ]
         terms: list[Expr] = [
             Prod((d, self._ref("a", l - 1, i, e))) for d, e in zip(delta, examples, strict=True)
         ]
-        return _batch(terms, v)
+        return self._gradient(terms, v)
 
     def _grad_b(self, l: int, j: int | None, v: Variation = RIGHT) -> list[Expr]:
         """∂L/∂b: mean δ; a shared bias feeds every neuron of its layer, so it sums their δ."""
         examples = self._examples
         if j is not None:
-            return _batch([self._ref("delta", l, j, e) for e in examples], v)
+            return self._gradient([self._ref("delta", l, j, e) for e in examples], v)
         neurons = range(1, self.problem.layers[l] + 1)
         per_example: list[Expr] = [
             Sum(tuple(self._ref("delta", l, k, e) for k in neurons)) for e in examples
         ]
-        return _batch(per_example, v)
+        return self._gradient(per_example, v)
+
+    def _signed(self, gradient: Expr) -> Expr:
+        """A gradient from deltas: with error-term deltas (δ = −∂L/∂z), minus it."""
+        return Neg(gradient) if self._error_sign() else gradient
+
+    def _gradient(self, terms: Sequence[Expr], v: Variation) -> list[Expr]:
+        """The batch's reduction of per-example terms, signed; the variations of summing where the
+        sheet averages (or averaging where it sums), and of the gradient's sign."""
+        mean = self.problem.batch_reduction == "mean"
+        if v == RIGHT:
+            return [self._signed(self._reduce(terms))]
+        if v.batch_sum and v.within("batch_sum") and mean and len(terms) > 1:
+            return [self._signed(_total(terms))]
+        if v.batch_mean and v.within("batch_mean") and not mean and len(terms) > 1:
+            return [self._signed(_mean(terms))]
+        if v.gradient_sign and v.within("gradient_sign") and self._error_sign():
+            return [self._reduce(terms)]
+        return []
 
     def _update(self, old: Ref, grad: Ref, v: Variation = RIGHT) -> list[Expr]:
         """w − η·∂L/∂w."""
@@ -298,11 +390,13 @@ class Solution:
         # Backward pass, with the weights before the update.
         for e in self._examples:
             for l in reversed(layers):
-                for j in range(1, n[l] + 1):
-                    qid = neuron_id("delta", l, j, e, batch)
-                    self._add(
-                        qid, "delta", partial(self._delta, e, l, j), layer=l, neuron=j, example=e
-                    )
+                kinds = [("delta", self._delta)]
+                if self._split(l):
+                    kinds = [("grad_a", self._grad_a), ("dact", self._dact), *kinds]
+                for kind, build in kinds:
+                    for j in range(1, n[l] + 1):
+                        qid = neuron_id(kind, l, j, e, batch)
+                        self._add(qid, kind, partial(build, e, l, j), layer=l, neuron=j, example=e)
 
         # Gradients, output layer first, then the updates.
         for l in reversed(layers):
@@ -454,9 +548,9 @@ class Solution:
                     title = f"Forward pass, layer {q.layer}{ex}"
                 case "loss":
                     title = "Loss"
-                case "delta" if q.layer == depth:
+                case "delta" | "grad_a" | "dact" if q.layer == depth:
                     title = f"Output deltas{ex}"
-                case "delta":
+                case "delta" | "grad_a" | "dact":
                     title = f"Hidden deltas, layer {q.layer}{ex}"
                 case "grad_w" | "grad_b":
                     title = f"Gradients, layer {q.layer}"
@@ -547,13 +641,8 @@ def _index(value: int | None) -> int:
     return value - 1
 
 
-def _batch(terms: Sequence[Expr], v: Variation) -> list[Expr]:
-    """The batch mean of per-example terms; `batch_sum` is the mistake of summing them."""
-    if v == RIGHT:
-        return [_mean(terms)]
-    if v.batch_sum and v.within("batch_sum") and len(terms) > 1:
-        return [Sum(tuple(terms))]
-    return []
+def _total(terms: Sequence[Expr]) -> Expr:
+    return terms[0] if len(terms) == 1 else Sum(tuple(terms))
 
 
 def _mean(terms: Sequence[Expr]) -> Expr:

@@ -14,6 +14,11 @@ from bpquiz.errors import BpquizError
 from bpquiz.maths.functions import ACTIVATIONS, LOSSES
 
 BIAS_MODES = ("per_neuron", "shared", "none")
+DELTA_SIGNS = ("gradient", "error")
+"""gradient: δ = ∂L/∂z, w′ = w − η·∂L/∂w (the default); error: δ = −∂L/∂z = (t − y)·f′(z) at the
+output and w′ = w + η·δ·a (Mitchell's Machine Learning, Han & Kamber)."""
+REDUCTIONS = ("mean", "sum")
+"""How a mini-batch's examples combine: the mean of their losses and gradients, or the sum."""
 MAX_NEURONS = 9
 MAX_LAYERS = 6
 MAX_EXAMPLES = 8
@@ -23,6 +28,8 @@ FIELDS = (
     "loss",
     "learning_rate",
     "bias",
+    "delta_sign",
+    "batch_reduction",
     "inputs",
     "targets",
     "weights",
@@ -50,6 +57,8 @@ class Problem:
     """weights[l - 1][i - 1, j - 1] connects neuron i of layer l − 1 to neuron j of layer l."""
     biases: tuple[np.ndarray, ...]
     """biases[l - 1]: n_l values (per_neuron), one value (shared) or none."""
+    delta_sign: str = "gradient"
+    batch_reduction: str = "mean"
 
     @property
     def depth(self) -> int:
@@ -67,6 +76,8 @@ class Problem:
             "loss": self.loss,
             "learning_rate": self.learning_rate,
             "bias": self.bias,
+            "delta_sign": self.delta_sign,
+            "batch_reduction": self.batch_reduction,
             "inputs": self.inputs.tolist(),
             "targets": self.targets.tolist(),
             "weights": [w.tolist() for w in self.weights],
@@ -134,7 +145,7 @@ def parse_problem(data: object, source: str = "spec") -> Problem:
             activations,
         )
     for l, name in enumerate(activations, start=1):
-        if name not in ACTIVATIONS:
+        if not isinstance(name, str) or name not in ACTIVATIONS:
             raise check.error(f"activations[{l - 1}]", "one of " + ", ".join(ACTIVATIONS), name)
         if name == "softmax" and l < depth:
             raise check.error(f"activations[{l - 1}]", "softmax only on the output layer", name)
@@ -142,7 +153,7 @@ def parse_problem(data: object, source: str = "spec") -> Problem:
     output = activations[-1]
 
     loss = data.get("loss", "half_sse")
-    if loss not in LOSSES:
+    if not isinstance(loss, str) or loss not in LOSSES:
         raise check.error("loss", "one of " + ", ".join(LOSSES), loss)
     if output == "softmax" and loss != "cross_entropy":
         raise check.error("loss", "cross_entropy with a softmax output layer", loss)
@@ -160,8 +171,14 @@ def parse_problem(data: object, source: str = "spec") -> Problem:
         raise check.error("learning_rate", "a number greater than 0 (and at most 10)", rate)
 
     bias = data.get("bias", "per_neuron")
-    if bias not in BIAS_MODES:
+    if not isinstance(bias, str) or bias not in BIAS_MODES:
         raise check.error("bias", "one of " + ", ".join(BIAS_MODES), bias)
+    delta_sign = data.get("delta_sign", "gradient")
+    if not isinstance(delta_sign, str) or delta_sign not in DELTA_SIGNS:
+        raise check.error("delta_sign", "one of " + ", ".join(DELTA_SIGNS), delta_sign)
+    reduction = data.get("batch_reduction", "mean")
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise check.error("batch_reduction", "one of " + ", ".join(REDUCTIONS), reduction)
 
     inputs = check.rows("inputs", data["inputs"], layers[0])
     targets = check.rows("targets", data["targets"], layers[-1])
@@ -219,6 +236,8 @@ def parse_problem(data: object, source: str = "spec") -> Problem:
         targets=targets,
         weights=weights,
         biases=bias_arrays,
+        delta_sign=delta_sign,
+        batch_reduction=reduction,
     )
 
 

@@ -34,6 +34,8 @@ KIND_WORDS = {
     "z": "net inputs",
     "a": "activations",
     "loss": "loss",
+    "grad_a": "derivatives of the loss with respect to the activations",
+    "dact": "activation derivatives",
     "delta": "deltas",
     "grad_w": "weight gradients",
     "grad_b": "bias gradients",
@@ -146,14 +148,26 @@ def _instructions(variant: Variant, settings: Settings, notation: Notation) -> d
         text = f"{first('a', layers[0])} (and so on);  {definition}{act.derivative_text}"
         formulas.append({"name": where, "text": text})
     formulas.append({"name": "Loss", "text": first("loss")})
-    formulas.append({"name": "Update", "text": "w′ = w − η·∂L/∂w, and the same for every bias"})
+    error = p.delta_sign == "error"
+    update = "w′ = w − η·∂L/∂w = w + η·δ·a" if error else "w′ = w − η·∂L/∂w"
+    formulas.append({"name": "Update", "text": f"{update}, and the same for every bias"})
     asked = [KIND_WORDS[k] for k in settings.asked]
+    combined = "mean" if p.batch_reduction == "mean" else "sum"
     return {
         "asked": ", ".join(asked[:-1]) + (" and " if len(asked) > 1 else "") + asked[-1],
         "rounding": settings.rounding.describe(),
         "formulas": formulas,
         "examples": p.examples,
         "bias_mode": p.bias,
+        "batch": f"the loss is the {combined} of the examples' losses, and each gradient the "
+        f"{combined} of theirs",
+        "delta": (
+            "Each δ is a neuron's error term: minus the derivative of the loss with respect to its "
+            "net input (before its activation), δ = −∂L/∂z, so at the output δ = (t − y)·f′(z)"
+            if error
+            else "Each δ is the derivative of the loss with respect to a neuron's net input "
+            "(before its activation)"
+        ),
     }
 
 
@@ -186,7 +200,9 @@ def _rows_of(
 def _key(variant: Variant, settings: Settings, notation: Notation) -> dict[str, dict[str, Any]]:
     return {
         e["id"]: e
-        for e in quantity_entries(variant.solution, notation, settings.rounding, settings.asked)
+        for e in quantity_entries(
+            variant.solution, notation, settings.rounding, settings.asked, dict(settings.points)
+        )
     }
 
 
@@ -207,7 +223,7 @@ def sheet_context(
             {
                 "number": len(questions) + 1,
                 "title": title,
-                "points": sum(key[q.id]["points"] for q in asked),
+                "points": _whole(sum(key[q.id]["points"] for q in asked)),
                 "rows": _rows_of(asked, notation, numbers.cells_per_row),
             }
         )
@@ -219,9 +235,14 @@ def sheet_context(
         "diagram": Markup(drawing.svg),
         "givens": _given_tables(variant, notation, texts),
         "questions": questions,
-        "total_points": sum(q["points"] for q in questions),
+        "total_points": _whole(sum(q["points"] for q in questions)),
         "cells_per_row": numbers.cells_per_row,
     }
+
+
+def _whole(points: float) -> float | int:
+    """Points as a teacher writes them: 42, not 42.0 (but 10.5)."""
+    return int(points) if float(points).is_integer() else points
 
 
 def _range_places(rounding: Rounding, value: float) -> int:
@@ -303,7 +324,7 @@ def solution_context(
         "givens": None if drawing.all_givens else _given_tables(variant, notation, texts),
         "sections": sections,
         "answer_lines": [texts(line, "open") for line in _marking_lines(answers)],
-        "total_points": sum(a["points"] for a in answers),
+        "total_points": _whole(sum(a["points"] for a in answers)),
     }
 
 
