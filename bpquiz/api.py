@@ -15,7 +15,7 @@ Every error a user can fix is a `bpquiz.errors.BpquizError` whose message says w
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,8 @@ class GeneratedExam:
     key: Path
     answers: list[Path] = field(default_factory=list)
     """Each variant's blank answers file."""
+    table: Path | None = None
+    """The class's blank answers spreadsheet."""
     sheets: ExamFiles | None = None
     """The rendered sheets, when they were asked for."""
 
@@ -74,8 +76,9 @@ def generate_exam(
             sheets.options.check(len(settings.layers) - 1)
         except RenderError as exc:
             raise ExamError(str(exc)) from None
-    plan = plan_exam(settings, seed, count, students, name, keys_dir, out_dir, force)
-    exam = GeneratedExam(plan.variants, plan.key, write_templates(plan))
+    notation = sheets.options.notation if sheets is not None else "layered"
+    plan = plan_exam(settings, seed, count, students, name, keys_dir, out_dir, force, notation)
+    exam = GeneratedExam(plan.variants, plan.key, write_templates(plan), plan.table)
     if sheets is not None:
         from bpquiz.sheets.render import render_exam
 
@@ -133,13 +136,30 @@ def grade(
     keys_dir: Path | None = None,
     comparison: Comparison | None = None,
     follow_through: str = "full",
+    misconception_penalty: str = "once",
+    points: Mapping[str, float] | None = None,
     jobs: int | None = None,
 ) -> tuple[Report, KeyIndex]:
     """Grade answers files, filled sheets, spreadsheets and folders of them against the answer
     keys (one `key` file, or every key in `keys_dir`, default answer_keys/), with follow-through
-    credit (full, half or off) and named misconceptions. Returns the report and the keys."""
+    credit (full, half or off) and named misconceptions (each costing its points once, or at every
+    item where it shows); `points` replaces the key's points of these kinds of quantity. Returns
+    the report and the keys."""
     from bpquiz.grading.batch import grade_paths
     from bpquiz.grading.marking import markers
 
-    keys = open_keys(key, keys_dir)
-    return grade_paths(paths, keys, comparison, markers(follow_through), jobs=jobs), keys
+    chosen = markers(follow_through, misconception_penalty)
+    keys = open_keys(key, keys_dir).with_points(_checked_points(points or {}))
+    return grade_paths(paths, keys, comparison, chosen, jobs=jobs), keys
+
+
+def _checked_points(points: Mapping[str, float]) -> dict[str, float]:
+    from bpquiz.errors import OptionError
+    from bpquiz.maths.ids import KINDS
+
+    for kind, value in points.items():
+        if kind not in KINDS:
+            raise OptionError(f"--points: unknown kind '{kind}' (the kinds: {', '.join(KINDS)})")
+        if not 0 <= value <= 100:
+            raise OptionError(f"--points: {kind} needs a number of points from 0 to 100")
+    return dict(points)

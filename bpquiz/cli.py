@@ -291,7 +291,10 @@ def generate(
     out.print(f"{count} variant{'s' * (count != 1)} of '{settings.preset}' ({codes})")
     out.print(f"Answer key:        {exam.key}")
     count = len(exam.answers)
-    out.print(f"Answer templates:  {exam.answers[0].parent}/ ({count} file{'s' * (count != 1)})")
+    table = f" and {exam.table.name}" if exam.table else ""
+    out.print(
+        f"Answer templates:  {exam.answers[0].parent}/ ({count} file{'s' * (count != 1)}{table})"
+    )
     sheets = exam.sheets
     if sheets is not None:
         kind = output_format.upper()
@@ -462,6 +465,17 @@ def grade(
             "full, half or off.",
         ),
     ] = "full",
+    misconception_penalty: Annotated[
+        str,
+        typer.Option(
+            "--misconception-penalty",
+            help="once (default): a named misconception costs the points of the first item where "
+            "it shows, later items it explains earn follow-through; each: every item.",
+        ),
+    ] = "once",
+    points: Annotated[
+        str | None, typer.Option(help="Points per kind instead of the key's, e.g. delta=2.")
+    ] = None,
     feedback_dir: Annotated[
         Path | None,
         typer.Option(
@@ -522,6 +536,8 @@ def grade(
         keys_dir=keys_dir,
         comparison=comparison,
         follow_through=follow_through,
+        misconception_penalty=misconception_penalty,
+        points=_points(points),
         jobs=jobs,
     )
     for problem in report.errors:

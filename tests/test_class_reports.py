@@ -120,9 +120,9 @@ def test_feedback_sheets(klass, tmp_path):
     assert "Your answer Right answer Verdict" in ana
     assert "Worked steps for what you missed" in ana
     assert CATALOGUE["forward_no_activation"].explanation[:40] in ana
-    # The worked step of the item missed: z⁽²⁾₁ = Σ a⁽¹⁾ᵢ·W⁽²⁾ᵢ₁ + b⁽²⁾₁ with numbers.
-    assert re.search(r"z⁽²⁾₁ = a⁽¹⁾₁·W⁽²⁾₁₁ \+ .* = [−0-9.]+", ana), ana[-800:]
-    assert "carried forward from your z⁽²⁾₁" in ana
+    # Ana wrote a = z: the worked step of the item missed, with numbers, and what follows from it.
+    assert re.search(r"a⁽¹⁾₁ = σ\(z⁽¹⁾₁\) = σ\([−0-9.]+\) = [−0-9.]+", ana), ana[-800:]
+    assert "carried forward from your a⁽¹⁾₁" in ana
 
     ben = re.sub(r"\s+", " ", pdftext(out / "ben-feedback.pdf"))
     assert "Score 50 of 50" in ben
@@ -138,7 +138,7 @@ def test_feedback_sheets(klass, tmp_path):
 
 def item(qid: str, status: Status, code: str | None = None) -> Item:
     credit = 1.0 if status in (Status.CORRECT, Status.FOLLOW_THROUGH) else 0.0
-    return Item(qid, status, credit, 1.0, 0.5, 0.5, code, "", qid)
+    return Item(qid, status, credit, 1.0, 0.5, 0.5, code, "", symbol=qid)
 
 
 def test_class_summary_counts():
@@ -186,7 +186,7 @@ def test_summary_in_the_terminal_and_as_html(klass, tmp_path):
     result = grade(root, str(folder), "--summary", str(path))
     assert result.exit_code == 0, result.output
     assert "Class analysis: 3 students" in result.stdout
-    assert re.search(r"z⁽²⁾₁\s+z2_1\s+67%\s+0%\s+33%\s+0%", result.stdout), result.stdout
+    assert re.search(r"a⁽¹⁾₁\s+a1_1\s+67%\s+0%\s+33%\s+0%", result.stdout), result.stdout
     assert re.search(r"1 student\s+forward_no_activation", result.stdout)
     assert f"Class analysis: {path}" in result.stdout
     html = path.read_text(encoding="utf-8")

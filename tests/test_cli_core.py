@@ -181,12 +181,13 @@ def test_generate_writes_key_and_templates_and_refuses_to_overwrite(tmp_path, mo
     template = json.loads(
         (tmp_path / "exams" / "classic-42" / f"{codes[0]}-answers.json").read_text()
     )
-    asked = [q["id"] for q in key["variants"][0]["quantities"] if q["asked"]]
+    asked = [q for q in key["variants"][0]["quantities"] if q["asked"]]
     assert template == {
         "format": "bpquiz-answers/1",
         "variant": codes[0],
         "student": "",
-        "answers": dict.fromkeys(asked),
+        "symbols": {q["id"]: q["symbol"] for q in asked},
+        "answers": dict.fromkeys(q["id"] for q in asked),
     }
     before = (tmp_path / "answer_keys" / "classic-42.json").read_bytes()
     again = runner.invoke(app, ["generate", "--seed", "42"])

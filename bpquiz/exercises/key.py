@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,6 +162,20 @@ class KeyVariant:
     def asked_ids(self) -> frozenset[str]:
         return frozenset(q.id for q in self.asked)
 
+    @property
+    def delta_sign(self) -> str:
+        """The convention for δ this variant was set in (bpquiz.maths.spec.DELTA_SIGNS)."""
+        sign = self.problem.get("delta_sign", "gradient")
+        return sign if isinstance(sign, str) else "gradient"
+
+    def with_points(self, points: Mapping[str, float]) -> KeyVariant:
+        """The variant with the points of these kinds of quantity replaced (regrading)."""
+        quantities = tuple(
+            replace(q, points=float(points[q.kind])) if q.kind in points else q
+            for q in self.quantities
+        )
+        return replace(self, quantities=quantities)
+
     @cached_property
     def solution(self) -> Solution:
         """The quantity graph, built once per variant and only when asked for (it needs numpy)."""
@@ -282,6 +296,15 @@ class KeyIndex:
     variants: dict[str, tuple[KeyVariant, ...]]
     errors: tuple[tuple[str, str], ...] = ()
     """(file, reason) for key files that could not be read."""
+
+    def with_points(self, points: Mapping[str, float]) -> KeyIndex:
+        """Every variant with the points of these kinds of quantity replaced (`grade --points`)."""
+        if not points:
+            return self
+        return KeyIndex(
+            {code: tuple(v.with_points(points) for v in vs) for code, vs in self.variants.items()},
+            self.errors,
+        )
 
     def find(self, code: str) -> KeyVariant:
         """The variant with this code, or LookupError saying why not."""

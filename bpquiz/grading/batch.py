@@ -132,7 +132,7 @@ def _grade_chunk(paths: list[Path]) -> list[Packed]:
         if isinstance(outcome, GradingError):
             packed.append(outcome)
         else:
-            rows = tuple(item[1:8] for item in outcome.items)  # all but id and symbol
+            rows = tuple(item[1:-1] for item in outcome.items)  # all but id and symbol
             packed.append((outcome.student, outcome.variant, outcome.file, rows))
     return packed
 
@@ -145,7 +145,8 @@ def _unpack(packed: Packed, keys: KeyIndex, comparison: Comparison) -> Result | 
     items = tuple(
         Item._make((q.id, *row, q.symbol)) for q, row in zip(variant.asked, rows, strict=True)
     )
-    return Result(student, code, items, variant.exam, file, comparison.rule(variant.rounding))
+    rule = comparison.rule(variant.rounding)
+    return Result(student, code, items, variant.exam, file, rule, variant.delta_sign)
 
 
 def grade_paths(

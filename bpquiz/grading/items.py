@@ -54,6 +54,9 @@ class Item(NamedTuple):
     misconception: str | None = None
     """The code of a catalogued mistake the answer matches (filled by a marker)."""
     feedback: str = ""
+    typed: str | None = None
+    """The answer exactly as the student typed it ("0,353"), for showing it back; None when
+    missing."""
     symbol: str = ""
     """For the terminal table; not part of the JSON report."""
 
@@ -69,6 +72,7 @@ class Item(NamedTuple):
             "points": self.points,
             "expected": self.expected,
             "given": self.given,
+            "typed": self.typed,
             "misconception": self.misconception,
             "feedback": self.feedback,
         }
@@ -85,6 +89,8 @@ class Result:
     file: str = ""
     rule: Rounding = field(default_factory=Rounding, compare=False)
     """The rounding rule answers were expected to follow, for showing expected values."""
+    delta_sign: str = "gradient"
+    """The sheet's convention for δ (bpquiz.maths.spec.DELTA_SIGNS), for explaining mistakes."""
 
     @property
     def score(self) -> float:
@@ -170,11 +176,21 @@ def _units(mode: Mode, n: int) -> str:
     return f"{n} decimal place{'s' * (n != 1)}"
 
 
+def as_typed(text: str) -> str:
+    """An answer as the student typed it, for a sentence: its digits and decimal comma as typed,
+    a leading minus written as the sheet writes one (−)."""
+    text = text.strip()
+    return "−" + text[1:].lstrip() if text[:1] == "-" else text
+
+
 def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) -> Item:
     """One answer against one key quantity, without any follow-through."""
     # Items are built directly, not with dataclasses.replace(): this runs 50 times per file.
     if raw is None:
-        return Item(q.id, Status.MISSING, 0.0, q.points, q.value, None, None, "no answer", q.symbol)
+        return Item(
+            q.id, Status.MISSING, 0.0, q.points, q.value, None, None, "no answer", None, q.symbol
+        )
+    typed = raw.strip() if isinstance(raw, str) else shown(raw)
     if type(raw) is JsonNumber:
         # Fast path for the common case: a JSON number literal is always valid float() syntax
         # (NaN and Infinity, which json also lets through, are never accepted below).
@@ -186,15 +202,19 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
             if comparison.model is Model.KEY
             else comparison.accepts(given, q.value, q.tol_abs)
         ):
-            return Item(q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", q.symbol)
+            return Item(
+                q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", typed, q.symbol
+            )
     try:
         number = parse_number(raw)
     except NotANumber as exc:
-        typed = raw[:40] if isinstance(raw, str) else shown(raw)
-        return Item(q.id, Status.INVALID, 0.0, q.points, q.value, typed, None, str(exc), q.symbol)
+        text = raw[:40] if isinstance(raw, str) else shown(raw)
+        return Item(
+            q.id, Status.INVALID, 0.0, q.points, q.value, text, None, str(exc), typed, q.symbol
+        )
     given = number.value
     if comparison.accepts(given, q.value, q.tol_abs):
-        return Item(q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", q.symbol)
+        return Item(q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", typed, q.symbol)
     typed_digits = number.digits(rule.mode)
     if right_to_fewer_digits(given, q.value, typed_digits, rule):
         feedback = (
@@ -204,10 +224,10 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
     else:
         allowance = comparison.allowance(q.value, q.tol_abs)
         feedback = (
-            f"expected {_written(rule, q.value)}; {number.text} is off by "
+            f"expected {_written(rule, q.value)}; {as_typed(typed)} is off by "
             f"{abs(given - q.value):.2g} (accepted: ±{allowance:.2g})"
         )
-    return Item(q.id, Status.WRONG, 0.0, q.points, q.value, given, None, feedback, q.symbol)
+    return Item(q.id, Status.WRONG, 0.0, q.points, q.value, given, None, feedback, typed, q.symbol)
 
 
 def student_of(sheet: AnswerSheet, variant: KeyVariant) -> str:
@@ -245,7 +265,9 @@ def grade_sheet(
     if not markers:
         get = answers.get
         items = tuple([mark_item(q, get(q.id), comparison, rule) for q in asked])
-        return Result(student, variant.code, items, variant.exam, sheet.source, rule)
+        return Result(
+            student, variant.code, items, variant.exam, sheet.source, rule, variant.delta_sign
+        )
 
     graded: dict[str, Item] = {}
     given: dict[str, float] = {}
@@ -259,7 +281,9 @@ def grade_sheet(
                 item = marker(item, context)
         graded[q.id] = item
     items = tuple(graded.values())
-    return Result(student, variant.code, items, variant.exam, sheet.source, rule)
+    return Result(
+        student, variant.code, items, variant.exam, sheet.source, rule, variant.delta_sign
+    )
 
 
 def _short(text: str) -> str:

@@ -67,6 +67,8 @@ class ClassSummary:
     """Students per BINS-wide band of percent scores."""
     mean_percent: float = 0.0
     median_percent: float = 0.0
+    delta_sign: str = "gradient"
+    """The class's convention for δ (the most students'), for explaining the misconceptions."""
 
 
 def _column(status: Status) -> str:
@@ -103,6 +105,9 @@ def class_summary(report: Report) -> ClassSummary:
         histogram=histogram,
         mean_percent=sum(percents) / n if n else 0.0,
         median_percent=median,
+        delta_sign=Counter(r.delta_sign for r in report.results).most_common(1)[0][0]
+        if report.results
+        else "gradient",
     )
 
 
@@ -264,7 +269,9 @@ def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
                 "code": code,
                 "students": students,
                 "answers": answers,
-                "explanation": CATALOGUE[code].explanation if code in CATALOGUE else "",
+                "explanation": (
+                    CATALOGUE[code].explain(summary.delta_sign) if code in CATALOGUE else ""
+                ),
             }
             for code, answers, students in summary.misconceptions
         ],

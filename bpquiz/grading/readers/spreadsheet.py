@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,13 @@ class Table:
     """The letters of answer columns with at least one non-blank cell."""
 
 
+def column_name(cell: str) -> str:
+    """A header cell as a column name: "z1_1 (z⁽¹⁾₁)", as bpquiz's blank spreadsheet heads a
+    column, is z1_1; case and spaces around it don't matter."""
+    name = cell.strip().lower()
+    return re.sub(r"\s*\(.*\)$", "", name) if not name.startswith("(") else name
+
+
 def column_letter(index: int) -> str:
     """A spreadsheet's name for the column at 0-based `index`: A … Z, AA, AB, …"""
     letters = ""
@@ -78,7 +86,7 @@ def _decode(data: bytes) -> str:
 
 def _header_and_delimiter(first_line: str) -> tuple[list[str], str]:
     for delimiter in DELIMITERS:
-        header = [c.strip().lower() for c in next(csv.reader([first_line], delimiter=delimiter))]
+        header = [column_name(c) for c in next(csv.reader([first_line], delimiter=delimiter))]
         if STUDENT in header and VARIANT in header:
             return header, delimiter
     raise AnswersError(
