@@ -347,3 +347,23 @@ def test_roster_as_spreadsheets_save_it(tmp_path, monkeypatch, content, encoding
         {"id": "s1", "name": "Zoë Ångström"},
         {"id": "s2", "name": "Bo"},
     ]
+
+
+def test_generate_sets_a_typed_in_problem_as_the_exam(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "mazur.json"
+    spec.write_text(json.dumps({**GOOD, "delta_sign": "error"}))
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\ns1,Ada\ns2,Bo\n")
+    result = runner.invoke(
+        app, ["generate", "--spec", str(spec), "--roster", str(roster), "--format", "html"]
+    )
+    assert result.exit_code == 0, result.output
+    key = json.loads((tmp_path / "answer_keys" / "mazur.json").read_text())
+    assert key["exam"]["preset"] == "spec"
+    problems = [v["problem"] for v in key["variants"]]
+    assert len(problems) == 2 and problems[0] == problems[1]
+    assert problems[0]["weights"] == GOOD["weights"] and problems[0]["delta_sign"] == "error"
+    assert [v["student"]["id"] for v in key["variants"]] == ["s1", "s2"]
+    clash = runner.invoke(app, ["generate", "--spec", str(spec), "--layers", "2,2,2"])
+    assert clash.exit_code == 2 and "--layers does not go with --spec" in clash.output
