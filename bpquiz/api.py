@@ -44,6 +44,8 @@ class GeneratedExam:
     """Each variant's blank answers file."""
     table: Path | None = None
     """The class's blank answers spreadsheet."""
+    students: Path | None = None
+    """With a roster: students.csv, each student's id, name, variant and files."""
     sheets: ExamFiles | None = None
     """The rendered sheets, when they were asked for."""
 
@@ -77,7 +79,18 @@ def generate_exam(
         except RenderError as exc:
             raise ExamError(str(exc)) from None
     notation = sheets.options.notation if sheets is not None else "layered"
-    plan = plan_exam(settings, seed, count, students, name, keys_dir, out_dir, force, notation)
+    header = (
+        {
+            "title": sheets.options.title,
+            "course": sheets.options.course,
+            "date": sheets.options.date,
+        }
+        if sheets is not None
+        else {}
+    )
+    plan = plan_exam(
+        settings, seed, count, students, name, keys_dir, out_dir, force, notation, header
+    )
     exam = GeneratedExam(plan.variants, plan.key, write_templates(plan), plan.table)
     if sheets is not None:
         from bpquiz.sheets.render import render_exam
@@ -86,8 +99,37 @@ def generate_exam(
             exam.sheets = render_exam(plan.variants, settings, sheets, out_dir, name)
         except OSError as exc:
             raise ExamError(f"cannot write the sheets into {out_dir}: {exc.strerror}") from None
+    if students is not None:
+        exam.students = _write_students(exam, out_dir, sheets.format if sheets else None)
     write_key(plan)
     return exam
+
+
+def _write_students(exam: GeneratedExam, out_dir: Path, fmt: str | None) -> Path:
+    """students.csv: each roster student's id, name, variant code and files, so that a teacher
+    can send every student their own sheet."""
+    import csv
+    import io
+
+    from bpquiz.exercises.exam import ExamError
+    from bpquiz.files import write_atomic
+    from bpquiz.grading.report import neutralise
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["id", "name", "variant", "sheet", "solution", "answers"])
+    for variant, answers in zip(exam.variants, exam.answers, strict=True):
+        student = variant.student or {"id": "", "name": ""}
+        sheet = f"{variant.code}-sheet.{fmt}" if fmt else ""
+        solution = f"{variant.code}-solution.{fmt}" if fmt else ""
+        cells = [student["id"], student["name"], variant.code, sheet, solution, answers.name]
+        writer.writerow([neutralise(cell) for cell in cells])
+    path = out_dir / "students.csv"
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError as exc:
+        raise ExamError(f"cannot write {path}: {exc.strerror}") from None
+    return path
 
 
 @dataclass(frozen=True)

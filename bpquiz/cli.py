@@ -306,6 +306,8 @@ def generate(
         )
         if sheets.class_sheets and sheets.class_solutions:
             out.print(f"Class files:       {sheets.class_sheets}, {sheets.class_solutions.name}")
+    if exam.students:
+        out.print(f"Students:          {exam.students} (id, name, variant and files)")
 
 
 @contextmanager
@@ -580,7 +582,7 @@ def _class_outputs(
 
             print_summary(class_summary(report), err if quiet else out)
             if str(summary) != "-":
-                write_summary(report, summary)
+                write_summary(report, summary, keys=keys)
                 if not quiet:
                     out.print(f"Class analysis: {summary}", markup=False)
     except OSError as exc:

@@ -78,6 +78,8 @@ class ExamPlan:
     table: Path
     """The blank spreadsheet's path."""
     force: bool
+    header: dict[str, str]
+    """The title, course and date the sheets print, kept in the key for feedback sheets."""
 
 
 def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: Path) -> None:
@@ -124,6 +126,7 @@ def plan_exam(
     out_dir: Path,
     force: bool = False,
     notation: str = "layered",
+    header: dict[str, str] | None = None,
 ) -> ExamPlan:
     """Draw the variants and check that writing them loses nothing: no key is replaced without
     `force`, no variant code is another key's, no filled-in answers file is overwritten. The
@@ -146,7 +149,7 @@ def plan_exam(
     table = out_dir / f"{name}-answers.csv"
     templates[table] = answers_table(variants, settings.asked, notation)
     _check_nothing_filled_is_replaced(templates)
-    return ExamPlan(name, seed, settings, variants, key_path, templates, table, force)
+    return ExamPlan(name, seed, settings, variants, key_path, templates, table, force, header or {})
 
 
 def write_templates(plan: ExamPlan) -> list[Path]:
@@ -162,7 +165,7 @@ def write_templates(plan: ExamPlan) -> list[Path]:
 
 def write_key(plan: ExamPlan) -> Path:
     """Write the answer key (replacing one only when the plan was made with `force`)."""
-    document = key_document(plan.name, plan.seed, plan.settings, plan.variants)
+    document = key_document(plan.name, plan.seed, plan.settings, plan.variants, plan.header)
     try:
         write_atomic(plan.key, dumps(document), replace=plan.force)
     except OutputExists:

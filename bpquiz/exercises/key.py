@@ -26,6 +26,8 @@ KEY_FORMAT = "bpquiz-key/1"
 ANSWERS_FORMAT = "bpquiz-answers/1"
 """The format of a student's answers file (`bpquiz.exercises.exam` writes its blank template)."""
 DEFAULT_KEYS_DIR = Path("answer_keys")
+MAX_HEADER = 200
+"""The most of a key's title, course or date a feedback sheet prints."""
 
 
 def problem_entry(
@@ -84,12 +86,19 @@ def quantity_entries(
 
 
 def key_document(
-    name: str, seed: int | None, settings: Settings, variants: Sequence[Variant]
+    name: str,
+    seed: int | None,
+    settings: Settings,
+    variants: Sequence[Variant],
+    header: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The key of an exam; `header`: the title, course and date its sheets print (for the
+    feedback sheets graded from it)."""
     return {
         "format": KEY_FORMAT,
         "exam": {
             "name": name,
+            **dict(header or {}),
             "seed": seed,
             "preset": settings.preset,
             "rounding": settings.rounding.to_dict(),
@@ -152,6 +161,10 @@ class KeyVariant:
     """The key file, for messages."""
     problem: dict[str, Any] = field(repr=False, compare=False)
     """The raw spec; parse_problem() turns it into the maths when follow-through needs it."""
+    header: tuple[tuple[str, str], ...] = ()
+    """The title, course and date the exam's sheets print, as (field, text)."""
+    student_name: str = ""
+    """The roster name of the student the variant was drawn for."""
 
     @cached_property
     def asked(self) -> tuple[KeyQuantity, ...]:
@@ -240,6 +253,11 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
             f'{source}: exam.rounding: expected {{"mode": "decimals"|"sigfigs", "digits": n}}'
         ) from None
     name = str(exam["name"]) if isinstance(exam.get("name"), str) else Path(source).stem
+    header = tuple(
+        (field, exam[field][:MAX_HEADER])
+        for field in ("title", "course", "date")
+        if isinstance(exam.get(field), str)
+    )
     entries = document.get("variants")
     if not isinstance(entries, list):
         raise KeyFileError(f"{source}: variants: expected a list")
@@ -252,7 +270,10 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
         if not isinstance(quantities, list):
             raise KeyFileError(f"{where}.quantities: expected a list")
         student = entry.get("student")
+        student_name = ""
         if isinstance(student, dict):  # a roster row: {"id": …, "name": …}
+            name_text = student.get("name")
+            student_name = name_text if isinstance(name_text, str) else ""
             student = student.get("id")
         variants.append(
             KeyVariant(
@@ -264,6 +285,8 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
                 rounding=rounding,
                 exam=name,
                 source=source,
+                header=header,
+                student_name=student_name,
                 problem=problem if isinstance(problem := entry.get("problem"), dict) else {},
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,16 @@ def _given(item: Item) -> str:
     return f"“{item.given}”"
 
 
+def _with_header(options: SheetOptions, header: dict[str, str]) -> SheetOptions:
+    """The sheet options with the exam's own title, course and date, as its key keeps them."""
+    return replace(
+        options,
+        title=header.get("title", options.title),
+        course=header.get("course", options.course),
+        date=header.get("date", options.date),
+    )
+
+
 def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions) -> dict[str, Any]:
     """Everything one student's feedback sheet shows, as plain data."""
     rule = result.rule
@@ -95,7 +106,12 @@ def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions)
             )
     counts = {VERDICT_WORDS[s]: sum(i.status is s for i in result.items) for s in Status}
     return {
-        **header("feedback", options, result.variant, {"name": "", "id": result.student}),
+        **header(
+            "feedback",
+            _with_header(options, dict(variant.header)),
+            result.variant,
+            {"name": variant.student_name, "id": result.student},
+        ),
         "score": number(result.score),
         "max_score": number(result.max_score),
         "percent": f"{result.percent:.1f}",

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bpquiz.exercises.key import KeyIndex
 from bpquiz.files import write_atomic
 from bpquiz.grading.items import Report, Status
 from bpquiz.maths.mistakes import CATALOGUE
@@ -248,7 +249,18 @@ def misconception_chart(summary: ClassSummary, width: float = 95) -> Markup:
 # --- the report ---------------------------------------------------------------------------------
 
 
-def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
+def summary_context(
+    summary: ClassSummary, exams: list[str], exam_header: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The class report's context; `exam_header`: the title, course and date of the one exam
+    graded (as its key keeps them), printed in the report's header."""
+    exam_header = exam_header or {}
+    title = exam_header.get("title")
+    options = SheetOptions(
+        f"Class analysis: {title}" if title else "Class analysis",
+        exam_header.get("course") or ", ".join(exams),
+        exam_header.get("date", ""),
+    )
     rows = [
         {
             "symbol": q.symbol,
@@ -258,7 +270,7 @@ def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
         for q in summary.quantities
     ]
     return {
-        **header("summary", SheetOptions("Class analysis", ", ".join(exams)), "", None),
+        **header("summary", options, "", None),
         "students": summary.students,
         "mean": f"{summary.mean_percent:.1f}",
         "median": f"{summary.median_percent:.1f}",
@@ -282,15 +294,25 @@ def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
 
 
 def render_summary_html(
-    summary: ClassSummary, exams: list[str], templates: Path | None = None
+    summary: ClassSummary,
+    exams: list[str],
+    templates: Path | None = None,
+    exam_header: dict[str, str] | None = None,
 ) -> str:
-    return render_template("summary.html", summary_context(summary, exams), templates)
+    context = summary_context(summary, exams, exam_header)
+    return render_template("summary.html", context, templates)
 
 
-def write_summary(report: Report, path: Path, templates: Path | None = None) -> None:
-    """The class report as `path` (.html, or .pdf through WeasyPrint), written atomically."""
+def write_summary(
+    report: Report, path: Path, templates: Path | None = None, keys: KeyIndex | None = None
+) -> None:
+    """The class report as `path` (.html, or .pdf through WeasyPrint), written atomically; with
+    the `keys` graded against, headed with the exam's own title, course and date."""
     exams = sorted({r.exam for r in report.results if r.exam})
-    html = render_summary_html(class_summary(report), exams, templates)
+    exam_header: dict[str, str] = {}
+    if keys is not None and len(exams) == 1 and report.results:
+        exam_header = dict(keys.find(report.results[0].variant).header)
+    html = render_summary_html(class_summary(report), exams, templates, exam_header)
     if path.suffix.lower() == ".html":
         write_atomic(path, html)
         return

@@ -228,6 +228,7 @@ def sheet_context(
             }
         )
     drawing = network_svg(variant.solution, notation, numbers.drawing_width, texts=texts)
+    compact = all(len(q["rows"]) == 1 and len(q["rows"][0]) <= 2 for q in questions)
     return {
         **header("sheet", options, variant.code, variant.student, texts),
         "instructions": _instructions(variant, settings, notation),
@@ -237,6 +238,9 @@ def sheet_context(
         "questions": questions,
         "total_points": _whole(sum(q["points"] for q in questions)),
         "cells_per_row": numbers.cells_per_row,
+        # Questions of one short line each (a small net) go two to a line, each two boxes wide.
+        "compact": compact,
+        "columns": 2 if compact else numbers.cells_per_row,
     }
 
 
