@@ -33,7 +33,7 @@ from bpquiz.sheets.stamping.assemble import Template
 from bpquiz.sheets.stamping.fonts import Face, Fonts, Glyphs
 from bpquiz.sheets.stamping.layout import Drawing, Place, Skeleton, SkeletonSpec
 
-FORMAT = 7
+FORMAT = 8
 """Bump when the entry format or the way skeletons are made changes."""
 KEEP = 64
 """Entries kept; the least recently used beyond that are removed."""
