@@ -9,6 +9,7 @@ Python user calls:
     exam = generate_exam(customise("xor"), seed=7, count=30, name="midterm")
     solved = solve(Path("textbook.json"))
     report = grade([Path("submissions")])
+    export(Path("answer_keys/midterm.json"), moodle=Path("midterm.xml"))
 
 Every error a user can fix is a `bpquiz.errors.BpquizError` whose message says what to do.
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from bpquiz.exercises.presets import Settings
     from bpquiz.grading.compare import Comparison
     from bpquiz.grading.items import Report
+    from bpquiz.lms.export import Exported
     from bpquiz.maths.solution import Solution
     from bpquiz.maths.step import Step
     from bpquiz.sheets.render import ExamFiles, SheetRequest
@@ -143,3 +145,20 @@ def grade(
 
     keys = open_keys(key, keys_dir)
     return grade_paths(paths, keys, comparison, markers(follow_through), jobs=jobs), keys
+
+
+def export(
+    key: Path,
+    *,
+    moodle: Path | None = None,
+    qti: Path | None = None,
+    canvas: Path | None = None,
+    force: bool = False,
+) -> Exported:
+    """Write a key's variants as question banks: Moodle XML (a Cloze question per variant in a
+    category named after the exam), an IMS QTI 2.1 content package, a Canvas (Classic Quizzes)
+    package of one quiz per variant. An existing file is replaced only with `force`."""
+    from bpquiz.lms.export import export_key
+
+    outputs = {"moodle": moodle, "qti": qti, "canvas": canvas}
+    return export_key(key, {t: p for t, p in outputs.items() if p is not None}, force)

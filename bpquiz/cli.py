@@ -334,6 +334,42 @@ def copy_templates(
 
 
 @command(cls=BpquizCommand)
+def export(
+    key: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The answer key (JSON) to export.")
+    ],
+    moodle: Annotated[
+        Path | None,
+        typer.Option(help="Write Moodle XML: a Cloze question per variant, in one category."),
+    ] = None,
+    qti: Annotated[
+        Path | None,
+        typer.Option(help="Write an IMS QTI 2.1 content package (.zip): an item per variant."),
+    ] = None,
+    canvas: Annotated[
+        Path | None,
+        typer.Option(help="Write a Canvas Classic Quizzes package (.zip): a quiz per variant."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace files that already exist.")] = False,
+) -> None:
+    """Write the key's variants as question banks an LMS imports; any combination in one call.
+
+    Each variant becomes one question: the problem sheet's text, the network as an image, the
+    givens as tables, a box per asked quantity with the key's tolerance and points, and the worked
+    solution as feedback. Regrade the LMS's responses with `bpquiz grade`.
+
+    Example: bpquiz export answer_keys/midterm.json --moodle midterm.xml --qti midterm-qti.zip
+    """
+    from bpquiz.api import export as export_key
+
+    exported = export_key(key, moodle=moodle, qti=qti, canvas=canvas, force=force)
+    for written in exported.written:
+        out.print(f"{written.path}: {written.summary}", markup=False)
+    for note in exported.notes:
+        err.print(f"Note: {note}", markup=False)
+
+
+@command(cls=BpquizCommand)
 def grade(
     paths: Annotated[
         list[Path],
