@@ -136,15 +136,23 @@ def grade(
     comparison: Comparison | None = None,
     follow_through: str = "full",
     jobs: int | None = None,
+    roster: Path | None = None,
 ) -> tuple[Report, KeyIndex]:
-    """Grade answers files, filled sheets, spreadsheets and folders of them against the answer
-    keys (one `key` file, or every key in `keys_dir`, default answer_keys/), with follow-through
-    credit (full, half or off) and named misconceptions. Returns the report and the keys."""
+    """Grade answers files, filled sheets, spreadsheets, LMS response exports (Moodle, Canvas)
+    and folders of them against the answer keys (one `key` file, or every key in `keys_dir`,
+    default answer_keys/), with follow-through credit (full, half or off) and named
+    misconceptions. With a `roster` CSV (or a key generated with one), the report lists the
+    whole class, the absent too. Returns the report and the keys."""
     from bpquiz.grading.batch import grade_paths
+    from bpquiz.grading.classlist import key_roster, roster_file, with_roster
     from bpquiz.grading.marking import markers
 
     keys = open_keys(key, keys_dir)
-    return grade_paths(paths, keys, comparison, markers(follow_through), jobs=jobs), keys
+    report = grade_paths(paths, keys, comparison, markers(follow_through), jobs=jobs)
+    enrolled = roster_file(roster) if roster else key_roster(keys, report, key is not None)
+    if enrolled:
+        report = with_roster(report, enrolled)
+    return report, keys
 
 
 def export(

@@ -138,6 +138,8 @@ class KeyVariant:
     """The key file, for messages."""
     problem: dict[str, Any] = field(repr=False, compare=False)
     """The raw spec; parse_problem() turns it into the maths when follow-through needs it."""
+    student_name: str = ""
+    """The roster name of `student`, for a gradebook that lists the roster."""
 
     @cached_property
     def asked(self) -> tuple[KeyQuantity, ...]:
@@ -223,7 +225,9 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
         if not isinstance(quantities, list):
             raise KeyFileError(f"{where}.quantities: expected a list")
         student = entry.get("student")
+        student_name = ""
         if isinstance(student, dict):  # a roster row: {"id": …, "name": …}
+            student_name = str(student.get("name") or "")
             student = student.get("id")
         variants.append(
             KeyVariant(
@@ -236,6 +240,7 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
                 exam=name,
                 source=source,
                 problem=problem if isinstance(problem := entry.get("problem"), dict) else {},
+                student_name=student_name,
             )
         )
     return variants

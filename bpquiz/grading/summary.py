@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpquiz.files import write_atomic
+from bpquiz.grading.classlist import absent
 from bpquiz.grading.items import Report, Status
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.sheets.options import SheetOptions, header
@@ -67,6 +68,8 @@ class ClassSummary:
     """Students per BINS-wide band of percent scores."""
     mean_percent: float = 0.0
     median_percent: float = 0.0
+    absent: int = 0
+    """Roster students who handed nothing in (0 without a roster)."""
 
 
 def _column(status: Status) -> str:
@@ -103,6 +106,7 @@ def class_summary(report: Report) -> ClassSummary:
         histogram=histogram,
         mean_percent=sum(percents) / n if n else 0.0,
         median_percent=median,
+        absent=absent(report) if report.roster else 0,
     )
 
 
@@ -112,7 +116,8 @@ def _percent(share: float) -> str:
 
 def print_summary(summary: ClassSummary, console: Console) -> None:
     """The analysis as terminal tables: per quantity, misconceptions, score distribution."""
-    console.print(Text(f"Class analysis: {summary.students} students", style="bold"))
+    absent = f", {summary.absent} absent" if summary.absent else ""
+    console.print(Text(f"Class analysis: {summary.students} students{absent}", style="bold"))
     table = Table(box=None, pad_edge=False)
     table.add_column("")
     table.add_column("id", style="dim")
@@ -255,6 +260,7 @@ def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
     return {
         **header("summary", SheetOptions("Class analysis", ", ".join(exams)), "", None),
         "students": summary.students,
+        "absent": summary.absent,
         "mean": f"{summary.mean_percent:.1f}",
         "median": f"{summary.median_percent:.1f}",
         "columns": [LABELS[c] for c in SHOWN],

@@ -227,12 +227,25 @@ def question(variant: KeyVariant) -> Question:
         for item in context["questions"]
     )
     parts = tuple(p for p in parts if p.rows)
-    missing = {q.id for q in asked} - {b.id for p in parts for b in p.boxes}
-    if missing:
-        raise ExportError(
-            f"{variant.source}: variant {variant.code} asks for {', '.join(sorted(missing))}, "
-            "which its problem does not compute"
-        )
+    order = [q.id for q in asked]
+    if [b.id for p in parts for b in p.boxes] != order:
+        # The boxes follow the key's order: a Moodle response lists them as "part 1, part 2, …",
+        # and grading reads the parts in the key's order. Where the sheet's layout would reorder
+        # them, each box gets a row of its own, in the key's order, under its section's title.
+        placed = {b.id: (p.title, b) for p in parts for b in p.boxes}
+        missing = set(order) - set(placed)
+        if missing:
+            raise ExportError(
+                f"{variant.source}: variant {variant.code} asks for "
+                f"{', '.join(sorted(missing))}, which its problem does not compute"
+            )
+        runs: list[tuple[str, list[Box]]] = []
+        for qid in order:
+            title, b = placed[qid]
+            if not runs or runs[-1][0] != title:
+                runs.append((title, []))
+            runs[-1][1].append(b)
+        parts = tuple(Part(title, tuple((b,) for b in boxes)) for title, boxes in runs)
     notation = make_notation("layered", problem.depth, problem.examples)
     steps = []
     for title, quantities in solution.sections():
