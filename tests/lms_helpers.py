@@ -24,7 +24,7 @@ def shared_tools() -> Path | None:
     candidates = [os.environ.get("BPQUIZ_SHARED_TOOLS", "")]
     candidates += [str(up / "shared" / "tools") for up in (ROOT.parent, ROOT.parent.parent)]
     for candidate in candidates:
-        if candidate and (Path(candidate) / "moodle").is_dir():
+        if candidate and any((Path(candidate) / tool).is_dir() for tool in ("moodle", "qti")):
             return Path(candidate)
     return None
 
@@ -32,7 +32,7 @@ def shared_tools() -> Path | None:
 def moodle_missing() -> str | None:
     """Why the real Moodle can't be used here, or None when it can."""
     tools = shared_tools()
-    if tools is None:
+    if tools is None or not (tools / "moodle" / "run.sh").is_file():
         return "no shared/tools/moodle next to the checkout (set BPQUIZ_SHARED_TOOLS)"
     moodle_root = Path(os.environ.get("MOODLE_ROOT", "/tmp/moodle"))
     if not (moodle_root / "src" / "config.php").is_file():

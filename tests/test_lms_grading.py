@@ -352,3 +352,27 @@ def test_canvas_report_of_another_quiz_is_one_error(tmp_path):
     report, _ = grade([path], key=KEY)
     (error,) = report.errors
     assert "a Canvas Student Analysis report with no bpquiz question" in error.error
+
+
+def test_feedback_sheets_and_class_analysis_from_an_lms_report(roster, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "grade",
+            str(MOODLE / "responses_right.csv"),
+            "--key",
+            str(KEY),
+            "--roster",
+            str(roster),
+            "--summary",
+            str(tmp_path / "class.html"),
+            "--feedback",
+            str(tmp_path / "feedback"),
+        ],
+    )
+    assert "Class analysis: 6 students, 2 absent" in result.stdout
+    html = (tmp_path / "class.html").read_text(encoding="utf-8")
+    assert "6 students graded · 2 absent · mean" in html
+    sheets = sorted(p.name for p in (tmp_path / "feedback").iterdir())
+    assert sheets[:2] == ["s0001_example.com-feedback.pdf", "s0002_example.com-feedback.pdf"]
+    assert len(sheets) == 6

@@ -22,11 +22,13 @@ from bpquiz.grading.items import (
     GradingNote,
     Item,
     Marker,
+    Outcome,
     Report,
     Result,
     SheetError,
     grade_sheet,
 )
+from bpquiz.grading.lms import grade_lms_export, read_lms_export
 from bpquiz.grading.readers.json_file import read_answers
 from bpquiz.grading.readers.numbers import shown
 from bpquiz.grading.readers.sheet import AnswersError, AnswerSheet, read_limited
@@ -166,11 +168,11 @@ def grade_paths(
     jobs = jobs or _cpus()
     # A spreadsheet holds a whole class: graded here, row by row (bpquiz.csv_answers).
     tables = [p for p in files if p.suffix.lower() == ".csv"]
-    outcomes: list[Result | GradingError | GradingNote]
+    outcomes: list[Outcome]
     singles = [p for p in files if p.suffix.lower() != ".csv"] if tables else files
     with _cyclic_gc_paused():
         if jobs > 1 and len(singles) >= PARALLEL_FROM:
-            outcomes = [*_in_parallel(singles, keys, comparison, markers, jobs)]
+            outcomes = _in_parallel(singles, keys, comparison, markers, jobs)
         else:
             outcomes = [_grade_one(p, keys, comparison, markers) for p in singles]
         if tables:
@@ -228,7 +230,7 @@ def _in_parallel(
     comparison: Comparison,
     markers: Sequence[Marker],
     jobs: int,
-) -> list[Result | GradingError]:
+) -> list[Outcome]:
     import multiprocessing
 
     size = max(50, len(files) // (jobs * 4))
@@ -250,11 +252,9 @@ def grade_table(
     keys: KeyIndex,
     comparison: Comparison | None = None,
     markers: Sequence[Marker] = (),
-) -> list[Result | GradingError | GradingNote]:
+) -> list[Outcome]:
     """Every row graded as its own answers file; bad rows and unknown columns as errors. An LMS's
     response export (Moodle, Canvas) is recognised by its header and regraded (bpquiz.grading.lms)."""
-    from bpquiz.grading.lms import grade_lms_export, read_lms_export
-
     source = str(path)
     comparison = comparison or Comparison()
     try:
@@ -267,9 +267,7 @@ def grade_table(
         return [GradingError(source, str(exc))]
 
     found = []
-    outcomes: list[
-        tuple[int, Result | GradingError | GradingNote]
-    ] = []  # by row, sorted at the end
+    outcomes: list[tuple[int, Outcome]] = []  # by row number, to sort at the end
 
     def bad(number: int, error: str) -> None:
         outcomes.append((number, GradingError(source, f"row {number}: {error}")))

@@ -134,6 +134,10 @@ class GradingNote:
         return {"file": self.file, "note": self.note}
 
 
+Outcome = Result | GradingError | GradingNote
+"""What grading one file or spreadsheet row comes to."""
+
+
 @dataclass(frozen=True)
 class Enrolled:
     """A student on the class roster: the gradebook lists them whether they handed in or not."""

@@ -18,6 +18,7 @@ from bpquiz.grading.items import (
     GradingError,
     GradingNote,
     Marker,
+    Outcome,
     Result,
     SheetError,
     grade_sheet,
@@ -28,8 +29,6 @@ from bpquiz.grading.readers.moodle import read_responses
 from bpquiz.grading.readers.numbers import NotANumber, parse_number, shown
 from bpquiz.grading.readers.sheet import AnswerSheet
 from bpquiz.grading.report import number
-
-Outcome = Result | GradingError | GradingNote
 
 
 def read_lms_export(data: bytes, source: str, keys: KeyIndex) -> LmsExport | None:

@@ -17,8 +17,7 @@ import re
 from collections.abc import Sequence
 
 from bpquiz.exercises.key import KeyIndex
-from bpquiz.grading.readers.lms import Attempt, LmsExport, rows_of
-from bpquiz.grading.readers.numbers import shown
+from bpquiz.grading.readers.lms import Attempt, LmsExport, rows_of, variant_of
 from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, AnswerSheet, Identity
 
 LMS = "Canvas"
@@ -90,16 +89,9 @@ def read_student_analysis(text: str, source: str, keys: KeyIndex) -> LmsExport |
             attempts.append(Attempt(number, error=f"{who}: {error}"))
             continue
         exam, code = codes[0]
-        try:
-            keys.find(code)
-        except LookupError:
-            attempts.append(
-                Attempt(
-                    number,
-                    error=f"{who}: variant {shown(code)} of exam {shown(exam)} is in no answer "
-                    "key: a question from another exam?",
-                )
-            )
+        found = variant_of(keys, code, exam)
+        if isinstance(found, str):
+            attempts.append(Attempt(number, error=f"{who}: {found}"))
             continue
         answers = {q: (cell(i) or None) for i, _, _, q in taken}
         attempts.append(Attempt(number, AnswerSheet(source, code, student, answers, identity)))

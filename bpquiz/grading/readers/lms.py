@@ -15,7 +15,9 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bpquiz.exercises.key import KeyIndex, KeyVariant, normalise_code
 from bpquiz.files import SPREADSHEET_DELIMITERS
+from bpquiz.grading.readers.numbers import shown
 from bpquiz.grading.readers.sheet import AnswersError, AnswerSheet
 
 
@@ -57,3 +59,16 @@ def rows_of(text: str, has_header: Callable[[list[str]], bool]) -> list[list[str
             except csv.Error as exc:
                 raise AnswersError(f"not a readable CSV file: {exc}") from None
     return None
+
+
+def variant_of(keys: KeyIndex, code: str, exam: str) -> KeyVariant | str:
+    """The key variant an LMS question names, or why there is none."""
+    try:
+        return keys.find(code)
+    except LookupError as exc:
+        if keys.variants.get(normalise_code(code)):
+            return str(exc)  # in several keys: --key FILE chooses
+        return (
+            f"variant {shown(code)} of exam {shown(exam)} is in no answer key: a question from "
+            "another exam?"
+        )

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 
 from bpquiz.exercises.key import KeyIndex, KeyVariant
-from bpquiz.grading.readers.lms import Attempt, LmsExport, rows_of
+from bpquiz.grading.readers.lms import Attempt, LmsExport, rows_of, variant_of
 from bpquiz.grading.readers.numbers import shown
 from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, AnswerSheet, Identity
 
@@ -195,25 +195,20 @@ def _attempt(
     text = _cell(record, slot.question)
     named = VARIANT.match(text)
     if named:
-        code, exam = named.group(1), named.group(2)
-        try:
-            variant = keys.find(code)
-        except LookupError:
-            return Attempt(
-                number,
-                error=f"{who}: variant {shown(code)} of exam {shown(exam)} is in no answer key: "
-                "a question from another exam?",
-            )
+        found = variant_of(keys, named.group(1), named.group(2))
+        if isinstance(found, str):
+            return Attempt(number, error=f"{who}: {found}")
+        variant = found
     else:
-        found = _by_right_answers(_cell(record, slot.right), variants)
-        if len(found) != 1:
-            why = "match no variant" if not found else "match several variants"
+        matches = _by_right_answers(_cell(record, slot.right), variants)
+        if len(matches) != 1:
+            why = "match no variant" if not matches else "match several variants"
             return Attempt(
                 number,
                 error=f"{who}: the question's right answers {why} of the keys: a question from "
                 "another exam?",
             )
-        variant = found[0]
+        variant = matches[0]
     cell = _cell(record, slot.response)
     if cell in ("", NO_SUMMARY):
         parts = [""] * len(variant.asked)
