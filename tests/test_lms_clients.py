@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 from lms_helpers import (
+    FIXTURES,
     class_attempts,
     moodle_missing,
     qti_python,
@@ -155,6 +156,64 @@ def test_a_real_quiz_regrades_with_follow_through(tmp_path):
     assert sum("Moodle read" in i.feedback for i in emilie.items) == 3
     assert results["s0001@example.com"].score == 50  # the better of Ada's two attempts
     assert [n.note.split(": ", 1)[0] for n in report.notes] == ["row 6", "row 7"]
+
+
+@needs_moodle
+def test_moodles_gradebook_import_takes_the_moodle_gradebook(tmp_path):
+    """grade/import/csv's own code (tests/moodle/grade_import.php): users matched by email, the
+    percentage into a new grade item, the absent student with no grade."""
+    tools = shared_tools()
+    assert tools is not None
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "id,name,email\ns0001@example.com,Ada Lovelace,\nu42,Absent Student,absent@example.com\n"
+        "u2,Charles Babbage,s0002@example.com\n",
+        encoding="utf-8",
+    )
+    report, _ = grade(
+        [FIXTURES / "moodle" / "responses_right.csv"],
+        key=FIXTURES / "moodle" / "online-12.json",
+        roster=roster,
+    )
+    from bpquiz.grading.gradebook import gradebook_csv
+
+    book = tmp_path / "grades.csv"
+    book.write_text(gradebook_csv(report, "moodle"), encoding="utf-8")
+    # The usernames quiz_responses.sh gives these students, so that each email is one user's.
+    users = [
+        {"username": email.split("@")[0], "firstname": "F", "lastname": "L", "email": email}
+        for email in (
+            [
+                "s0001@example.com",
+                "absent@example.com",
+                "s0002@example.com",
+                "s0003@example.com",
+                "s0004@example.com",
+                "s0006@example.com",
+                "s0007@example.com",
+            ]
+        )
+    ]
+    (tmp_path / "users.json").write_text(json.dumps(users), encoding="utf-8")
+    script = Path(__file__).parent / "moodle" / "grade_import.php"
+    ran = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f'. "{tools}/moodle/common.sh"; pg_running || pg_start; cd "$MOODLE_SRC"; '
+            f'MOODLE_DIR="$MOODLE_SRC" php "${{PHP_OPTS[@]}}" "{script}" "{book}" '
+            f'"{tmp_path / "users.json"}" "Email address" useremail "online-12 %"',
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    result = json.loads(ran.stdout)
+    assert result["status"] is True and result["errors"] == [], result
+    assert result["grades"]["s0001@example.com"] == 100
+    assert result["grades"]["s0002@example.com"] == 98
+    assert result["grades"]["absent@example.com"] is None
 
 
 # --- QTI 2.1 and Canvas: the IMS schemas, and Pyslet ------------------------------------------------

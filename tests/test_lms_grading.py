@@ -225,11 +225,18 @@ def test_moodle_gradebook_for_its_csv_import(roster, tmp_path):
         ],
     )
     rows = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
-    assert rows[0] == ["Student ID", "Email address", "Name", "online-12", "Feedback"]
-    assert rows[1][:4] == ["s0001@example.com", "s0001@example.com", "Ada Lovelace", "50"]
-    assert rows[2] == ["u42", "absent@example.com", "Absent Student", "", ""]  # no grade
-    assert rows[3][:4] == ["u2", "s0002@example.com", "Charles Babbage", "49"]
-    assert rows[3][4] == "bpquiz: 49/50 (98.0%); 16 follow-through, 1 wrong"
+    assert rows[0] == [
+        "Student ID",
+        "Email address",
+        "Name",
+        "online-12",
+        "online-12 %",
+        "Feedback",
+    ]
+    assert rows[1][:5] == ["s0001@example.com", "s0001@example.com", "Ada Lovelace", "50", "100.00"]
+    assert rows[2] == ["u42", "absent@example.com", "Absent Student", "", "", ""]  # no grade
+    assert rows[3][:5] == ["u2", "s0002@example.com", "Charles Babbage", "49", "98.00"]
+    assert rows[3][5] == "bpquiz: 49/50 (98.0%); 16 follow-through, 1 wrong"
 
 
 def test_canvas_gradebook_has_the_header_canvas_requires(tmp_path):

@@ -4,10 +4,11 @@
   roster also `name` and `status` (graded, absent, not_on_roster, graded_twice), every roster
   student in roster order.
 - `moodle` (Grades > Import > CSV file, grade/import/csv): a user column to map ("Map from"
-  `Email address` or `Student ID`, "Map to" Email address, ID number or Username), a grade column
-  per exam (its points; blank = no grade) and a `Feedback` column to map to that item's feedback.
-  Moodle stops the whole import at a user it doesn't know, so only students on the course belong
-  in it.
+  `Email address` or `Student ID`, "Map to" Email address, ID number or Username), per exam its
+  points and its percentage (a new grade item Moodle makes has a maximum of 100: map the `%`
+  column to it; map the points to an item whose maximum is the exam's total), blank for no grade,
+  and a `Feedback` column to map to an existing item's feedback. Moodle stops the whole import at
+  a user it doesn't know, so only students on the course belong in it.
 - `canvas` (Grades > Import): the header Canvas's GradebookImporter requires, `Student`, `ID`,
   `SIS User ID`, `SIS Login ID`, `Section`, then a column per exam (a new assignment of that name
   unless one exists), a `Points Possible` row, and a row per student, matched by Canvas user ID,
@@ -104,11 +105,20 @@ def _moodle(report: Report) -> str:
     exams = _exams(lines)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["Student ID", "Email address", "Name", *exams, "Feedback"])
+    columns = [name for exam in exams for name in (exam, f"{exam} %")]
+    writer.writerow(["Student ID", "Email address", "Name", *columns, "Feedback"])
     for line in lines:
         r = line.result
         email = line.email or (line.identity.email if line.identity else "")
-        grades = [number(r.score) if r is not None and r.exam == exam else "" for exam in exams]
+        grades = [
+            cell
+            for exam in exams
+            for cell in (
+                (number(r.score), f"{r.percent:.2f}")
+                if r is not None and r.exam == exam
+                else ("", "")
+            )
+        ]
         writer.writerow(
             [
                 neutralise(line.student),
