@@ -254,3 +254,27 @@ def test_canvas_a_quiz_per_variant_a_numerical_question_per_quantity(key, tmp_pa
             assert low == pytest.approx(q["value"] - q["tol"]["abs"], abs=1e-15)
             assert high == pytest.approx(q["value"] + q["tol"]["abs"], abs=1e-15)
         assert f"images/{quiz}-network.svg" in package.namelist()
+
+
+# --- the boxes' order ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["classic", "batch", "softmax", "deep"])
+def test_boxes_follow_the_keys_order(preset, tmp_path):
+    """A Moodle response lists its boxes as parts 1, 2, …; grading reads them in the key's order."""
+    variants = load_key(make_key(tmp_path, preset, count=2))
+    for variant, made in zip(variants, questions(variants), strict=True):
+        assert [b.id for b in made.boxes] == [q.id for q in variant.asked]
+
+
+def test_a_layout_out_of_the_keys_order_gets_a_row_per_box(key):
+    from bpquiz.lms.question import Part, _in_key_order
+
+    variant = load_key(key.path)[0]
+    made = questions([variant])[0]
+    first, second = made.parts[0], made.parts[1]
+    swapped = (Part(first.title, tuple(reversed(first.rows))), second, *made.parts[2:])
+    fixed = _in_key_order(swapped, variant)
+    assert [b.id for p in fixed for b in p.boxes] == [q.id for q in variant.asked]
+    assert fixed[0].title == first.title
+    assert all(len(row) == 1 for p in fixed for row in p.rows)

@@ -182,7 +182,6 @@ def question(variant: KeyVariant) -> Question:
     """A key variant as a Question (rebuilds its maths: needs numpy)."""
     from bpquiz.exercises.draw import Variant
     from bpquiz.exercises.presets import Settings
-    from bpquiz.maths.notation import make_notation
     from bpquiz.sheets.context import sheet_context
     from bpquiz.sheets.options import SheetOptions
 
@@ -191,7 +190,7 @@ def question(variant: KeyVariant) -> Question:
     asked = [q for q in variant.quantities if q.asked]
     if not asked:
         raise ExportError(f"{variant.source}: variant {variant.code} asks for nothing")
-    kinds = tuple(dict.fromkeys(q.kind for q in asked))
+    # The sheet's own content: only what the sheet asks for and how it rounds matter here.
     settings = Settings(
         preset="",
         description="",
@@ -200,80 +199,93 @@ def question(variant: KeyVariant) -> Question:
         loss=problem.loss,
         bias=problem.bias,
         rounding=variant.rounding,
-        asked=kinds,
+        asked=tuple(dict.fromkeys(q.kind for q in asked)),
     )
     context = sheet_context(Variant(variant.code, solution), settings, SheetOptions())
-    # The key file is what grading uses, so values, tolerances and points come from it.
-    by_id = {q.id: q for q in variant.quantities}
-    rounding = variant.rounding
-
-    def box(entry: dict[str, str]) -> Box:
-        q = by_id[entry["id"]]
-        shown = ascii_minus(rounding.format(q.value))
-        return Box(q.id, entry["symbol"], q.value, q.tol_abs, q.points, shown)
-
-    parts = tuple(
-        Part(
-            item["title"],
-            tuple(
-                row
-                for row in (
-                    tuple(box(e) for e in line if by_id.get(e["id"]) and by_id[e["id"]].asked)
-                    for line in item["rows"]
-                )
-                if row
-            ),
-        )
-        for item in context["questions"]
-    )
-    parts = tuple(p for p in parts if p.rows)
-    order = [q.id for q in asked]
-    if [b.id for p in parts for b in p.boxes] != order:
-        # The boxes follow the key's order: a Moodle response lists them as "part 1, part 2, …",
-        # and grading reads the parts in the key's order. Where the sheet's layout would reorder
-        # them, each box gets a row of its own, in the key's order, under its section's title.
-        placed = {b.id: (p.title, b) for p in parts for b in p.boxes}
-        missing = set(order) - set(placed)
-        if missing:
-            raise ExportError(
-                f"{variant.source}: variant {variant.code} asks for "
-                f"{', '.join(sorted(missing))}, which its problem does not compute"
-            )
-        runs: list[tuple[str, list[Box]]] = []
-        for qid in order:
-            title, b = placed[qid]
-            if not runs or runs[-1][0] != title:
-                runs.append((title, []))
-            runs[-1][1].append(b)
-        parts = tuple(Part(title, tuple((b,) for b in boxes)) for title, boxes in runs)
-    notation = make_notation("layered", problem.depth, problem.examples)
-    steps = []
-    for title, quantities in solution.sections():
-        worked = []
-        for q in quantities:
-            step = solution.step(q.id, notation, rounding)
-            entry = by_id.get(q.id)
-            accepted = (
-                accepted_range(rounding, entry.value, entry.tol_abs)
-                if entry is not None and entry.asked
-                else ""
-            )
-            working = f"{step.working} {step.note}" if step.note else step.working
-            worked.append(WorkedStep(q.id, step.symbol, step.formula, working, accepted))
-        steps.append((title, tuple(worked)))
     svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + str(context["diagram"]) + "\n"
     width, height = _svg_size(svg)
     return Question(
         exam=variant.exam,
         code=variant.code,
-        rounding=rounding,
+        rounding=variant.rounding,
         content={"instructions": context["instructions"], "givens": context["givens"]},
         svg=svg,
         width=width,
         height=height,
-        parts=parts,
-        steps=tuple(steps),
+        parts=_in_key_order(_parts(context["questions"], variant), variant),
+        steps=_worked_solution(variant),
     )
+
+
+def _parts(sheet_questions: list[dict[str, Any]], variant: KeyVariant) -> tuple[Part, ...]:
+    """The sheet's numbered questions and their rows of boxes; values, tolerances and points come
+    from the key file, which is what grading uses."""
+    by_id = {q.id: q for q in variant.asked}
+    parts = []
+    for item in sheet_questions:
+        rows = []
+        for line in item["rows"]:
+            row = tuple(
+                Box(
+                    q.id,
+                    entry["symbol"],
+                    q.value,
+                    q.tol_abs,
+                    q.points,
+                    ascii_minus(variant.rounding.format(q.value)),
+                )
+                for entry in line
+                if (q := by_id.get(entry["id"])) is not None
+            )
+            if row:
+                rows.append(row)
+        if rows:
+            parts.append(Part(item["title"], tuple(rows)))
+    return tuple(parts)
+
+
+def _in_key_order(parts: tuple[Part, ...], variant: KeyVariant) -> tuple[Part, ...]:
+    """The parts with their boxes in the key's order. A Moodle response lists the boxes as "part 1,
+    part 2, …", and grading reads them in the key's order; where the sheet's layout would reorder
+    them, each box gets a row of its own, in the key's order, under its section's title."""
+    order = [q.id for q in variant.asked]
+    if [b.id for p in parts for b in p.boxes] == order:
+        return parts
+    placed = {b.id: (p.title, b) for p in parts for b in p.boxes}
+    missing = set(order) - set(placed)
+    if missing:
+        raise ExportError(
+            f"{variant.source}: variant {variant.code} asks for "
+            f"{', '.join(sorted(missing))}, which its problem does not compute"
+        )
+    runs: list[tuple[str, list[Box]]] = []
+    for qid in order:
+        title, b = placed[qid]
+        if not runs or runs[-1][0] != title:
+            runs.append((title, []))
+        runs[-1][1].append(b)
+    return tuple(Part(title, tuple((b,) for b in boxes)) for title, boxes in runs)
+
+
+def _worked_solution(variant: KeyVariant) -> tuple[tuple[str, tuple[WorkedStep, ...]], ...]:
+    """Every step under its section's title, as the worked solution sheet writes it."""
+    from bpquiz.maths.notation import make_notation
+
+    solution = variant.solution
+    problem = solution.problem
+    notation = make_notation("layered", problem.depth, problem.examples)
+    asked = {q.id: q for q in variant.asked}
+    sections = []
+    for title, quantities in solution.sections():
+        steps = []
+        for q in quantities:
+            step = solution.step(q.id, notation, variant.rounding)
+            entry = asked.get(q.id)
+            accepted = accepted_range(variant.rounding, entry.value, entry.tol_abs) if entry else ""
+            working = f"{step.working} {step.note}" if step.note else step.working
+            steps.append(WorkedStep(q.id, step.symbol, step.formula, working, accepted))
+        sections.append((title, tuple(steps)))
+    return tuple(sections)
 
 
 def questions(variants: Sequence[KeyVariant]) -> list[Question]:
