@@ -9,6 +9,7 @@ Python user calls:
     exam = generate_exam(customise("xor"), seed=7, count=30, name="midterm")
     solved = solve(Path("textbook.json"))
     report = grade([Path("submissions")])
+    export(Path("answer_keys/midterm.json"), moodle=Path("midterm.xml"))
 
 Every error a user can fix is a `bpquiz.errors.BpquizError` whose message says what to do.
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from bpquiz.exercises.presets import Settings
     from bpquiz.grading.compare import Comparison
     from bpquiz.grading.items import Report
+    from bpquiz.lms.export import Exported
     from bpquiz.maths.solution import Solution
     from bpquiz.maths.step import Step
     from bpquiz.sheets.render import ExamFiles, SheetRequest
@@ -181,18 +183,42 @@ def grade(
     misconception_penalty: str = "once",
     points: Mapping[str, float] | None = None,
     jobs: int | None = None,
+    roster: Path | None = None,
 ) -> tuple[Report, KeyIndex]:
-    """Grade answers files, filled sheets, spreadsheets and folders of them against the answer
-    keys (one `key` file, or every key in `keys_dir`, default answer_keys/), with follow-through
-    credit (full, half or off) and named misconceptions (each costing its points once, or at every
-    item where it shows); `points` replaces the key's points of these kinds of quantity. Returns
-    the report and the keys."""
+    """Grade answers files, filled sheets, spreadsheets, LMS response exports (Moodle, Canvas)
+    and folders of them against the answer keys (one `key` file, or every key in `keys_dir`,
+    default answer_keys/), with follow-through credit (full, half or off) and named
+    misconceptions (each costing its points once, or at every item where it shows); `points`
+    replaces the key's points of these kinds of quantity. With a `roster` CSV (or a key generated with one), the report lists the
+    whole class, the absent too. Returns the report and the keys."""
     from bpquiz.grading.batch import grade_paths
+    from bpquiz.grading.classlist import key_roster, roster_file, with_roster
     from bpquiz.grading.marking import markers
 
     chosen = markers(follow_through, misconception_penalty)
     keys = open_keys(key, keys_dir).with_points(_checked_points(points or {}))
-    return grade_paths(paths, keys, comparison, chosen, jobs=jobs), keys
+    report = grade_paths(paths, keys, comparison, chosen, jobs=jobs)
+    enrolled = roster_file(roster) if roster else key_roster(keys, report, key is not None)
+    if enrolled:
+        report = with_roster(report, enrolled)
+    return report, keys
+
+
+def export(
+    key: Path,
+    *,
+    moodle: Path | None = None,
+    qti: Path | None = None,
+    canvas: Path | None = None,
+    force: bool = False,
+) -> Exported:
+    """Write a key's variants as question banks: Moodle XML (a Cloze question per variant in a
+    category named after the exam), an IMS QTI 2.1 content package, a Canvas (Classic Quizzes)
+    package of one quiz per variant. An existing file is replaced only with `force`."""
+    from bpquiz.lms.export import export_key
+
+    outputs = {"moodle": moodle, "qti": qti, "canvas": canvas}
+    return export_key(key, {t: p for t, p in outputs.items() if p is not None}, force)
 
 
 def _checked_points(points: Mapping[str, float]) -> dict[str, float]:

@@ -410,6 +410,42 @@ def copy_templates(
 
 
 @command(cls=BpquizCommand)
+def export(
+    key: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The answer key (JSON) to export.")
+    ],
+    moodle: Annotated[
+        Path | None,
+        typer.Option(help="Write Moodle XML: a Cloze question per variant, in one category."),
+    ] = None,
+    qti: Annotated[
+        Path | None,
+        typer.Option(help="Write an IMS QTI 2.1 content package (.zip): an item per variant."),
+    ] = None,
+    canvas: Annotated[
+        Path | None,
+        typer.Option(help="Write a Canvas Classic Quizzes package (.zip): a quiz per variant."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace files that already exist.")] = False,
+) -> None:
+    """Write the key's variants as question banks an LMS imports; any combination in one call.
+
+    Each variant becomes one question: the problem sheet's text, the network as an image, the
+    givens as tables, a box per asked quantity with the key's tolerance and points, and the worked
+    solution as feedback. Regrade the LMS's responses with `bpquiz grade`.
+
+    Example: bpquiz export answer_keys/midterm.json --moodle midterm.xml --qti midterm-qti.zip
+    """
+    from bpquiz.api import export as export_key
+
+    exported = export_key(key, moodle=moodle, qti=qti, canvas=canvas, force=force)
+    for written in exported.written:
+        out.print(f"{written.path}: {written.summary}", markup=False)
+    for note in exported.notes:
+        err.print(f"Note: {note}", markup=False)
+
+
+@command(cls=BpquizCommand)
 def grade(
     paths: Annotated[
         list[Path],
@@ -495,6 +531,21 @@ def grade(
             "(- for the terminal only).",
         ),
     ] = None,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Class roster CSV (id, name, optional email): the gradebook lists every student, "
+            "the absent too (default: the key's roster, if it was generated with one).",
+        ),
+    ] = None,
+    gradebook: Annotated[
+        str,
+        typer.Option(
+            help="The --csv gradebook's layout: bpquiz, moodle or canvas (their imports)."
+        ),
+    ] = "bpquiz",
 ) -> None:
     """Mark students' answers against the answer key, item by item.
 
@@ -503,19 +554,27 @@ def grade(
     --decimals replace it. Exit code 0 when every file was graded, 1 when any could not be.
 
     A step done right from the student's own wrong earlier answer earns follow-through
-    credit (--follow-through); an answer matching a known mistake names it.
+    credit (--follow-through); an answer matching a known mistake names it. A Moodle quiz's
+    Responses report or a Canvas quiz's Student Analysis (CSV) is regraded the same way.
 
     Example: bpquiz grade submissions/ --csv grades.csv --feedback feedback/ --summary class.pdf
     """
     from bpquiz.api import grade as grade_answers
     from bpquiz.files import write_atomic
     from bpquiz.grading.compare import Comparison
-    from bpquiz.grading.report import gradebook_csv, print_report, results_json
+    from bpquiz.grading.gradebook import STYLES, gradebook_csv
+    from bpquiz.grading.report import print_report, results_json
 
     if key is not None and keys_dir is not None:
         raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
+    if gradebook not in STYLES:
+        raise typer.BadParameter(f"expected {', '.join(STYLES)}", param_hint="--gradebook")
+    if gradebook != "bpquiz" and csv_path is None:
+        raise typer.BadParameter(
+            "give the gradebook's file with --csv FILE", param_hint="--gradebook"
+        )
     comparison = Comparison.from_options(atol, rtol, sigfigs, decimals)
-    inputs = [*paths, *([key] if key else [])]
+    inputs = [*paths, *([key] if key else []), *([roster] if roster else [])]
     if csv_path is not None and (
         csv_path.suffix.lower() == ".json"
         or any(p.is_file() and p.resolve() == csv_path.resolve() for p in inputs)
@@ -541,16 +600,19 @@ def grade(
         misconception_penalty=misconception_penalty,
         points=_points(points),
         jobs=jobs,
+        roster=roster,
     )
     for problem in report.errors:
         err.print(f"Error: {problem.file}: {problem.error}", markup=False)
+    for note in report.notes:
+        err.print(f"Note: {note.file}: {note.note}", markup=False)
     if as_json:
         sys.stdout.write(results_json(report))
     else:
         print_report(report, out, details)
     if csv_path is not None:
         try:
-            write_atomic(csv_path, gradebook_csv(report))
+            write_atomic(csv_path, gradebook_csv(report, gradebook))
         except OSError as exc:
             raise BpquizError(f"cannot write {csv_path}: {exc.strerror or exc}") from None
         if not as_json:

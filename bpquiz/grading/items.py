@@ -19,7 +19,7 @@ from bpquiz.errors import BpquizError
 from bpquiz.exercises.key import KeyQuantity, KeyVariant
 from bpquiz.grading.compare import Comparison, Model, right_to_fewer_digits
 from bpquiz.grading.readers.numbers import JsonNumber, NotANumber, parse_number, shown
-from bpquiz.grading.readers.sheet import AnswerSheet
+from bpquiz.grading.readers.sheet import AnswerSheet, Identity
 from bpquiz.maths.rounding import Mode, Rounding
 
 
@@ -91,6 +91,11 @@ class Result:
     """The rounding rule answers were expected to follow, for showing expected values."""
     delta_sign: str = "gradient"
     """The sheet's convention for δ (bpquiz.maths.spec.DELTA_SIGNS), for explaining mistakes."""
+    problems: tuple[str, ...] = field(default=(), compare=False)
+    """What was wrong with the file although it was graded (an unknown quantity id): reported as
+    errors of the file, so a misspelt answer is never silently lost."""
+    identity: Identity | None = field(default=None, compare=False)
+    """Who an LMS says this is (a name, an email, a student number), for the gradebook."""
 
     @property
     def score(self) -> float:
@@ -124,9 +129,37 @@ class GradingError:
 
 
 @dataclass(frozen=True)
+class GradingNote:
+    """Something a teacher should know that costs no student anything (an LMS's extra column, an
+    attempt still in progress): reported, and no reason for exit code 1."""
+
+    file: str
+    note: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "note": self.note}
+
+
+Outcome = Result | GradingError | GradingNote
+"""What grading one file or spreadsheet row comes to."""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A student on the class roster: the gradebook lists them whether they handed in or not."""
+
+    id: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     results: tuple[Result, ...] = ()
     errors: tuple[GradingError, ...] = ()
+    notes: tuple[GradingNote, ...] = ()
+    roster: tuple[Enrolled, ...] = ()
+    """The class, in roster order (empty: no roster); bpquiz.grading.gradebook matches it."""
 
     @property
     def ok(self) -> bool:
@@ -137,6 +170,7 @@ class Report:
         return {
             "results": [r.to_dict() for r in self.results],
             "errors": [e.to_dict() for e in self.errors],
+            "notes": [n.to_dict() for n in self.notes],
         }
 
 
@@ -231,7 +265,10 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
 
 
 def student_of(sheet: AnswerSheet, variant: KeyVariant) -> str:
-    """Who this is: the roster id the variant was drawn for, else the file's, else the file name."""
+    """Who this is: the LMS's student; else the roster id the variant was drawn for, else the
+    file's, else the file name."""
+    if sheet.identity is not None:
+        return sheet.student
     if variant.student is not None:
         if sheet.student and sheet.student != variant.student:
             raise SheetError(
@@ -248,25 +285,29 @@ def grade_sheet(
     comparison: Comparison | None = None,
     markers: Sequence[Marker] = (),
 ) -> Result:
-    """Mark every asked quantity of `variant` (raises SheetError for ids the key doesn't ask)."""
+    """Mark every asked quantity of `variant`. An id the variant doesn't ask is no reason to lose
+    the other answers: they are graded, and the result's `problems` name it."""
     comparison = comparison or Comparison()
     asked = variant.asked
     answers = sheet.answers
+    problems: tuple[str, ...] = ()
     if not answers.keys() <= variant.asked_ids:
-        unknown = [k for k in answers if k not in variant.asked_ids]
-        listed = ", ".join(_short(k) for k in unknown[:10]) + (" …" if len(unknown) > 10 else "")
-        raise SheetError(
-            f"unknown quantity id{'s' * (len(unknown) != 1)} {listed} "
-            f"(variant {variant.code} asks for {asked[0].id if asked else 'nothing'} … "
-            f"{asked[-1].id if asked else ''}; see the answers template)"
-        )
+        problems = (unknown_ids(answers, variant),)
     student = student_of(sheet, variant)
     rule = comparison.rule(variant.rounding)
     if not markers:
         get = answers.get
         items = tuple([mark_item(q, get(q.id), comparison, rule) for q in asked])
         return Result(
-            student, variant.code, items, variant.exam, sheet.source, rule, variant.delta_sign
+            student,
+            variant.code,
+            items,
+            variant.exam,
+            sheet.source,
+            rule,
+            variant.delta_sign,
+            problems,
+            sheet.identity,
         )
 
     graded: dict[str, Item] = {}
@@ -282,7 +323,28 @@ def grade_sheet(
         graded[q.id] = item
     items = tuple(graded.values())
     return Result(
-        student, variant.code, items, variant.exam, sheet.source, rule, variant.delta_sign
+        student,
+        variant.code,
+        items,
+        variant.exam,
+        sheet.source,
+        rule,
+        variant.delta_sign,
+        problems,
+        sheet.identity,
+    )
+
+
+def unknown_ids(answers: Mapping[str, Any], variant: KeyVariant) -> str:
+    """The message for answers under ids the variant doesn't ask."""
+    asked = variant.asked
+    unknown = [k for k in answers if k not in variant.asked_ids]
+    listed = ", ".join(_short(k) for k in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+    return (
+        f"unknown quantity id{'s' * (len(unknown) != 1)} {listed} "
+        f"(variant {variant.code} asks for {asked[0].id if asked else 'nothing'} … "
+        f"{asked[-1].id if asked else ''}; see the answers template): "
+        f"{'they were' if len(unknown) != 1 else 'it was'} not graded, the other answers were"
     )
 
 

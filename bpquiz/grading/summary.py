@@ -20,6 +20,7 @@ from rich.text import Text
 
 from bpquiz.exercises.key import KeyIndex
 from bpquiz.files import write_atomic
+from bpquiz.grading.classlist import absent
 from bpquiz.grading.items import Report, Status
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.sheets.options import SheetOptions, header
@@ -70,6 +71,8 @@ class ClassSummary:
     median_percent: float = 0.0
     delta_sign: str = "gradient"
     """The class's convention for δ (the most students'), for explaining the misconceptions."""
+    absent: int = 0
+    """Roster students who handed nothing in (0 without a roster)."""
 
 
 def _column(status: Status) -> str:
@@ -109,6 +112,7 @@ def class_summary(report: Report) -> ClassSummary:
         delta_sign=Counter(r.delta_sign for r in report.results).most_common(1)[0][0]
         if report.results
         else "gradient",
+        absent=absent(report) if report.roster else 0,
     )
 
 
@@ -118,7 +122,8 @@ def _percent(share: float) -> str:
 
 def print_summary(summary: ClassSummary, console: Console) -> None:
     """The analysis as terminal tables: per quantity, misconceptions, score distribution."""
-    console.print(Text(f"Class analysis: {summary.students} students", style="bold"))
+    absent = f", {summary.absent} absent" if summary.absent else ""
+    console.print(Text(f"Class analysis: {summary.students} students{absent}", style="bold"))
     table = Table(box=None, pad_edge=False)
     table.add_column("")
     table.add_column("id", style="dim")
@@ -272,6 +277,7 @@ def summary_context(
     return {
         **header("summary", options, "", None),
         "students": summary.students,
+        "absent": summary.absent,
         "mean": f"{summary.mean_percent:.1f}",
         "median": f"{summary.median_percent:.1f}",
         "columns": [LABELS[c] for c in SHOWN],
