@@ -306,6 +306,8 @@ def generate(
         )
         if sheets.class_sheets and sheets.class_solutions:
             out.print(f"Class files:       {sheets.class_sheets}, {sheets.class_solutions.name}")
+        for warning in sheets.warnings:
+            err.print(f"warning: {warning}")
     if exam.students:
         out.print(f"Students:          {exam.students} (id, name, variant and files)")
 

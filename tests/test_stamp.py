@@ -440,3 +440,52 @@ def test_the_cache_keeps_the_most_recent_entries(tmp_path: Path, monkeypatch) ->
     for title in ("One", "Two"):
         generate(tmp_path / title, "--title", title)
     assert len(skeletons(tmp_path / "cache")) == 2
+
+
+# --- any failure falls back to whole rendering, and says so ------------------------------------
+
+
+def test_an_edited_template_that_filters_a_slot_is_rendered_whole(tmp_path: Path) -> None:
+    """`{{ code|lower }}` cannot be laid out once (a slot is not its text): the documents are
+    rendered whole, right, and the CLI says how many and why in one line."""
+    folder = tmp_path / "templates"
+    assert runner.invoke(app, ["templates", str(folder)]).exit_code == 0
+    base = folder / "base.html"
+    base.write_text(
+        base.read_text().replace(
+            '<td class="variant">Variant <span class="code">{{ code }}</span>',
+            '<td class="variant">Variant <span class="code">{{ code|lower }}</span>',
+        )
+    )
+    result = runner.invoke(
+        app,
+        ["generate", "--seed", "42", "--variants", "2", "--templates", str(folder),
+         "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert "4 documents rendered whole, not stamped" in line and "TypeError" in line
+    code = json.loads(next((tmp_path / "keys").glob("*.json")).read_text())["variants"][0]
+    text = " ".join(words((tmp_path / "out" / f"{code['variant']}-sheet.pdf").read_bytes(),
+                          tmp_path, "lower.pdf"))  # fmt: skip
+    assert code["variant"].lower() in text
+
+
+@pytest.mark.parametrize("where", ["layout", "stamp"])
+def test_any_failure_in_the_speed_layer_renders_whole(where: str, monkeypatch) -> None:
+    """A library that changed under the speed layer breaks it in ways no one foresaw: whatever
+    it raises, each document is rendered whole instead, and the reason is counted."""
+    from bpquiz.sheets.stamping import batch
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AttributeError("'PageBox' object has no attribute 'children'")
+
+    monkeypatch.setenv("BPQUIZ_CACHE", "off")
+    monkeypatch.setattr(batch, "build_skeleton" if where == "layout" else "page_ops", broken)
+    settings = customise("classic")
+    variants = make_variants(settings, 5, 2)
+    stamped = stamped_documents(variants, settings, SheetOptions(), jobs=1)
+    assert stamped.rendered_whole == 4
+    [(reason, count)] = stamped.whole.items()
+    assert count == 4 and "AttributeError: 'PageBox' object" in reason
+    assert all(d.data.startswith(b"%PDF") for d in stamped.documents)

@@ -40,6 +40,9 @@ class ExamFiles:
     class_sheets: Path | None = None
     class_solutions: Path | None = None
     pages: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """What the teacher should know about the files: documents rendered whole (not stamped), and
+    why; characters no installed font has."""
 
 
 def render_exam(
@@ -59,6 +62,7 @@ def render_exam(
     compiled = compiled_templates()
     results: list[Rendered] = []
     class_files: dict[str, bytes] = {}
+    files = ExamFiles()
     if fmt == "pdf":
         from bpquiz.sheets.stamping.batch import stamped_documents
 
@@ -72,6 +76,10 @@ def render_exam(
             compiled,
         )
         results, class_files = stamped.documents, stamped.class_files
+        for reason, count in sorted(stamped.whole.items()):
+            files.warnings.append(
+                f"{count} document{'s' * (count != 1)} rendered whole, not stamped: {reason}"
+            )
     else:  # HTML takes milliseconds a document, here in this process
         results = [
             render_document(WholeTask(d, v, settings, options, fmt, compiled=compiled))
@@ -79,7 +87,6 @@ def render_exam(
             for d in DOCUMENTS
         ]
 
-    files = ExamFiles()
     for rendered in results:
         path = out_dir / f"{rendered.code}-{rendered.document}.{fmt}"
         write_atomic(path, rendered.data)

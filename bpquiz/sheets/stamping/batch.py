@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from typing import Any
 
 from bpquiz.exercises.draw import Variant
@@ -75,40 +77,62 @@ Stamp = tuple[list[list[str]], bytes]
 """A stamped variant: its page operators (for the class file) and its PDF."""
 
 
-def _skeleton_htmls(task: HtmlTask) -> list[tuple[str, Slots]]:
-    out = []
+def why(exc: Exception, doing: str) -> str:
+    """One line saying why a document is rendered whole: Unstampable says it in its own words;
+    any other failure (an edited template, a library that changed) is named as what it is."""
+    if isinstance(exc, Unstampable):
+        return str(exc)
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{doing} failed ({type(exc).__name__}{': ' + text if text else ''})"
+
+
+def _skeleton_htmls(task: HtmlTask) -> list[tuple[str, Slots] | str]:
+    """Each variant's skeleton HTML and texts, or why there is none (rendered whole then)."""
+    out: list[tuple[str, Slots] | str] = []
     for variant in task.variants:
         for document in DOCUMENTS:
             slots = Slots()
-            html = render_html(document, variant, task.settings, task.options, slots, task.compiled)
+            try:
+                html = render_html(
+                    document, variant, task.settings, task.options, slots, task.compiled
+                )
+            except Exception as exc:  # e.g. a template filter on a slot: `{{ code|lower }}`
+                out.append(why(exc, "the skeleton HTML"))
+                continue
             out.append((html, slots))
     return out
 
 
-def _skeleton(spec: SkeletonSpec) -> tuple[Skeleton, Fonts] | None:
+def _skeleton(spec: SkeletonSpec) -> tuple[Skeleton, Fonts] | str:
+    """The skeleton, or why there is none. Any failure, not only Unstampable: laying it out reads
+    WeasyPrint's and pypdf's internals, and the whole rendering is the safe way round."""
     try:
         return build_skeleton(spec)
-    except Unstampable:
-        return None
+    except Exception as exc:
+        return why(exc, "laying out the skeleton")
 
 
-def _stamp(task: StampTask) -> list[Stamp | None]:
-    """Each variant's document stamped into the skeleton (None: it cannot be, render it whole)."""
-    skeleton = task.skeleton
-    out: list[Stamp | None] = []
+def _stamp(task: StampTask) -> list[Stamp | str]:
+    """Each variant's document stamped into the skeleton, or why it cannot be (render it whole)."""
+    out: list[Stamp | str] = []
     for variant in task.variants:
         try:
-            ops = page_ops(skeleton, task.fonts, variant.texts, variant.drawing)
-        except Unstampable:
-            out.append(None)
-            continue
-        title = fill_title(skeleton.title, dict(enumerate(variant.texts)))
-        if skeleton.printed is None:
-            out.append((ops, assemble(skeleton.template, ops, title)))
-        else:  # a form carries its code in a field and in the document information
-            info = {VARIANT_INFO: variant.code}
-            out.append((ops, assemble(skeleton.template, ops, title, info, variant.code)))
+            out.append(_stamp_one(task, variant))
+        except Exception as exc:
+            out.append(why(exc, "stamping"))
     return out
+
+
+def _stamp_one(task: StampTask, variant: VariantTexts) -> Stamp:
+    skeleton = task.skeleton
+    ops = page_ops(skeleton, task.fonts, variant.texts, variant.drawing)
+    title = fill_title(skeleton.title, dict(enumerate(variant.texts)))
+    if skeleton.printed is None:
+        return ops, assemble(skeleton.template, ops, title)
+    # a form carries its code in a field and in the document information
+    info = {VARIANT_INFO: variant.code}
+    return ops, assemble(skeleton.template, ops, title, info, variant.code)
 
 
 @dataclass
@@ -118,8 +142,13 @@ class Stamped:
 
     documents: list[Rendered]
     class_files: dict[str, bytes]
-    rendered_whole: int = 0
-    """Documents that could not be stamped and were rendered whole."""
+    whole: Counter[str] = field(default_factory=Counter)
+    """Why documents were rendered whole, not stamped: each reason and how many documents."""
+
+    @property
+    def rendered_whole(self) -> int:
+        """Documents that could not be stamped and were rendered whole."""
+        return sum(self.whole.values())
 
 
 def stamped_documents(
@@ -145,8 +174,15 @@ def stamped_documents(
     ]
     slots: dict[tuple[str, int], Slots] = {}
     groups: dict[tuple[str, str], list[int]] = {}
-    for k, (html, variant_slots) in enumerate(made):
+    whole: list[tuple[str, int]] = []
+    reasons: Counter[str] = Counter()
+    for k, made_one in enumerate(made):
         index, which = divmod(k, len(DOCUMENTS))
+        if isinstance(made_one, str):
+            whole.append((DOCUMENTS[which], index))
+            reasons[made_one] += 1
+            continue
+        html, variant_slots = made_one
         slots[DOCUMENTS[which], index] = variant_slots
         groups.setdefault((DOCUMENTS[which], html), []).append(index)
 
@@ -165,24 +201,26 @@ def stamped_documents(
             open_slots=frozenset(k for k, kind in enumerate(group[0].kinds) if kind == "open"),
         )
         specs.append((cache.key(spec), spec))
-    built: dict[str, tuple[Skeleton, Fonts] | None] = {name: cache.load(name) for name, _ in specs}
+    built: dict[str, tuple[Skeleton, Fonts] | str | None] = {
+        name: cache.load(name) for name, _ in specs
+    }
     missing = [(name, spec) for name, spec in specs if built[name] is None]
-    for (name, _), result in zip(
+    for (name, _), made_skeleton in zip(
         missing, in_workers(_skeleton, [spec for _, spec in missing], jobs), strict=True
     ):
-        built[name] = result
-        if result is not None:
-            cache.store(name, *result)
+        built[name] = made_skeleton
+        if not isinstance(made_skeleton, str):
+            cache.store(name, *made_skeleton)
 
     # 3. Each variant stamped into its skeleton, the class files written; the rest rendered whole.
     done: dict[tuple[str, int], Rendered] = {}
-    whole: list[tuple[str, int]] = []
     class_files: dict[str, bytes] = {}
     stamped = 0
     for ((document, _), members), (name, _) in zip(groups.items(), specs, strict=True):
         result = built[name]
-        if result is None:
+        if result is None or isinstance(result, str):
             whole.extend((document, i) for i in members)
+            reasons[result or "no skeleton"] += len(members)
             continue
         skeleton, fonts = result
         parts = chunks(members, jobs)
@@ -203,8 +241,9 @@ def stamped_documents(
         results = in_workers(_stamp, stamp_tasks, 1 if small else jobs, False)
         for part, part_results in zip(parts, results, strict=True):
             for i, stamped_one in zip(part, part_results, strict=True):
-                if stamped_one is None:
+                if isinstance(stamped_one, str):
                     whole.append((document, i))
+                    reasons[stamped_one] += 1
                     continue
                 ops, pdf = stamped_one
                 copies.append(ops)
@@ -216,13 +255,22 @@ def stamped_documents(
             continue
         if len(members) == len(variants) and len(copies) == len(variants):
             title = fill_title(skeleton.title, {})
-            class_files[document] = class_file(skeleton.print_copy, fonts, copies, title, duplex)
+            with suppress(Exception):  # else joined from the students' files (render_exam)
+                class_files[document] = class_file(
+                    skeleton.print_copy, fonts, copies, title, duplex
+                )
         elif skeleton.printed is not None:
             # The class file will be joined from each student's print copy.
             for i in members:
                 if (document, i) in done:
                     title = fill_title(skeleton.title, dict(enumerate(slots[document, i].texts)))
-                    printed = class_file(skeleton.print_copy, fonts, [copies.pop(0)], title)
+                    try:
+                        printed = class_file(skeleton.print_copy, fonts, [copies.pop(0)], title)
+                    except Exception as exc:
+                        del done[document, i]
+                        whole.append((document, i))
+                        reasons[why(exc, "writing the print copy")] += 1
+                        continue
                     done[document, i] = dataclasses.replace(done[document, i], printed=printed)
     whole_tasks = [
         WholeTask(d, variants[i], settings, options, "pdf", True, compiled)
@@ -233,4 +281,4 @@ def stamped_documents(
     ):
         done[d, i] = rendered
     documents = [done[d, i] for i in range(len(variants)) for d in DOCUMENTS]
-    return Stamped(documents, class_files, len(whole))
+    return Stamped(documents, class_files, reasons)
