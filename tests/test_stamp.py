@@ -7,6 +7,7 @@ give way to whole rendering.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 from bpquiz.cli import app
 from bpquiz.exercises.draw import PRESETS, customise, make_variants
+from bpquiz.maths.notation import make_notation
 from bpquiz.sheets.context import render_html
 from bpquiz.sheets.options import DOCUMENTS, SheetOptions
 from bpquiz.sheets.pdf import html_to_pdf
@@ -31,6 +33,7 @@ from bpquiz.sheets.stamping.layout import SkeletonSpec
 from bpquiz.sheets.stamping.slots import Slots, extra_chars, fill_reserves, reserves_for, simple
 from bpquiz.sheets.templates import template_roots
 from bpquiz.sheets.variable import room_for
+from tests.pdfua import check as check_tagged
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 runner = CliRunner()
@@ -204,17 +207,95 @@ def test_the_class_files_hold_every_student_in_order(classic_set, tmp_path) -> N
             assert f"Page 1 of {per_student[0]}" in pages[page]
 
 
-def test_a_stamped_file_is_a_well_formed_pdf(classic_set) -> None:
-    """Each object the cross-reference table points at starts where it says."""
-    data = classic_set["stamped"].documents[1].data
+def _xref_offsets(data: bytes) -> dict[int, int]:
+    """The offsets of the objects a file's cross-reference stream says are written whole."""
+    import struct
+    import zlib
+
     start = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
-    lines = data[start:].split(b"trailer")[0].split(b"\n")
-    count = int(lines[1].split()[1])
-    for number, line in enumerate(lines[2 : 2 + count]):
-        if line[17:18] == b"n":
-            offset = int(line[:10])
-            assert data[offset:].startswith(b"%d 0 obj" % number), number
-    assert PdfReader(__import__("io").BytesIO(data), strict=True).pages
+    head, rest = data[start:].split(b"stream\n", 1)
+    length = re.search(rb"/Length (\d+)", head)
+    assert length and re.search(rb"/W \[1 4 2\]", head)
+    stream = zlib.decompress(rest[: int(length.group(1))])
+    entries = [struct.unpack(">BIH", stream[k : k + 7]) for k in range(0, len(stream), 7)]
+    return {n: offset for n, (kind, offset, _) in enumerate(entries) if kind == 1}
+
+
+@pytest.mark.parametrize("which", ["document", "class file"])
+def test_a_stamped_file_is_a_well_formed_pdf(classic_set, which, tmp_path) -> None:
+    """Each object the cross-reference stream points at starts where it says, and qpdf finds
+    nothing wrong."""
+    stamped = classic_set["stamped"]
+    data = stamped.documents[1].data if which == "document" else stamped.class_files["solution"]
+    for number, offset in _xref_offsets(data).items():
+        assert data[offset:].startswith(b"%d 0 obj" % number), number
+    assert PdfReader(io.BytesIO(data), strict=True).pages
+    if shutil.which("qpdf"):
+        path = tmp_path / "file.pdf"
+        path.write_bytes(data)
+        checked = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "No syntax or stream encoding errors found" in checked.stdout
+
+
+def test_stamped_files_and_class_files_are_tagged_throughout(classic_set) -> None:
+    """PDF/UA's structure, checked (tests/pdfua.py): every text in marked content that the
+    structure tree reaches (or an artifact: the page margins), a language, the title the same
+    in the information and the XMP metadata, and the drawing's alternative text."""
+    stamped = classic_set["stamped"]
+    for data in [*(d.data for d in stamped.documents[:2]), *stamped.class_files.values()]:
+        assert check_tagged(data) == []
+
+
+def test_each_stamped_number_is_read_right_after_its_label(classic_set, tmp_path) -> None:
+    """The structure tree reads each worked line's label, then its stamped numbers (in the
+    slot's marked content, under the line's P), and pypdf reads a table's numbers with it."""
+    variant = classic_set["variants"][0]
+    solution = classic_set["stamped"].documents[1]
+    path = tmp_path / "solution.pdf"
+    path.write_bytes(solution.data)
+    tree = subprocess.run(
+        ["pdfinfo", "-struct-text", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    settings = classic_set["settings"]
+    step = variant.solution.step("z1_1", make_notation("layered", 2, 1), settings.rounding)
+    label = f'"{step.symbol} = {step.formula}"'
+    assert label in tree
+    after = tree[tree.index(label) :]
+    assert after.index(step.result) < after.index('"z⁽¹⁾₂ =')
+    sheet = tmp_path / "sheet.pdf"
+    sheet.write_bytes(classic_set["stamped"].documents[0].data)
+    text = PdfReader(sheet).pages[0].extract_text()
+    from bpquiz.maths.functions import number_text
+
+    x1 = number_text(variant.solution.givens()["x_1"])
+    assert re.search(rf"x₁ x₂\s+{re.escape(x1)} ", text), text[:800]
+    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True)
+    assert "Tagged:          yes" in info.stdout
+
+
+def test_the_drawing_is_described_with_its_own_numbers(classic_set) -> None:
+    """The drawing's alternative text is the variant's network in words, weights included."""
+    variant = classic_set["variants"][1]
+    sheet = PdfReader(io.BytesIO(classic_set["stamped"].documents[2].data))
+    alts = [
+        str(obj["/Alt"])
+        for n in range(1, int(sheet.trailer["/Size"]))
+        if isinstance(obj := _object(sheet, n), dict) and obj.get("/S") == "/Figure"
+    ]
+    from bpquiz.maths.functions import number_text
+
+    givens = variant.solution.givens()
+    assert len(alts) == 1 and alts[0].startswith("Network diagram: 2 inputs")
+    assert f"W⁽¹⁾₁₂ = {number_text(givens['w1_1_2'])}" in alts[0]
+    assert f"x₂ = {number_text(givens['x_2'])}" in alts[0]
+
+
+def _object(reader: PdfReader, number: int) -> object:
+    try:
+        return reader.get_object(number)
+    except Exception:
+        return None
 
 
 @pytest.mark.parametrize("preset", sorted(set(PRESETS) - {"classic"}))
@@ -382,8 +463,8 @@ def test_a_cache_entry_with_a_changed_file_is_made_again(tmp_path: Path, monkeyp
     monkeypatch.setenv("BPQUIZ_CACHE", str(tmp_path / "cache"))
     generate(tmp_path / "first")
     entries = skeletons(tmp_path / "cache")
-    # Swap the two skeletons' prepared templates: each entry's files still parse as PDF.
-    a, b = (entry / "template.pdf" for entry in entries)
+    # Swap the two skeletons' prepared heads: each entry's files still parse.
+    a, b = (entry / "template.head" for entry in entries)
     a_bytes = a.read_bytes()
     a.write_bytes(b.read_bytes())
     b.write_bytes(a_bytes)
@@ -489,3 +570,25 @@ def test_any_failure_in_the_speed_layer_renders_whole(where: str, monkeypatch) -
     [(reason, count)] = stamped.whole.items()
     assert count == 4 and "AttributeError: 'PageBox' object" in reason
     assert all(d.data.startswith(b"%PDF") for d in stamped.documents)
+
+
+def test_a_class_file_joined_around_a_document_rendered_whole_is_tagged(tmp_path: Path) -> None:
+    """Where one student's document needs whole rendering, the class file is joined from the
+    students' files: tagged too (each student's structure a Part), each on fresh paper."""
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\ns1,Ann Lee\ns2,Zoe\u0308 Smith\ns3,Bo\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["generate", "--seed", "5", "--roster", str(roster), "--duplex", "--name", "mid",
+         "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    reason = "'Zoe\u0308 Smith' needs text shaping"
+    assert f"warning: 2 documents rendered whole, not stamped: {reason}" in result.stderr
+    for name in ("mid-sheets.pdf", "mid-solutions.pdf"):
+        data = (tmp_path / "out" / name).read_bytes()
+        assert check_tagged(data) == [], name
+        parts = subprocess.run(
+            ["pdfinfo", "-struct", str(tmp_path / "out" / name)], capture_output=True, text=True
+        ).stdout
+        assert parts.count("\n  Part") == 3

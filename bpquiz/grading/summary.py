@@ -159,10 +159,14 @@ def print_summary(summary: ClassSummary, console: Console) -> None:
 FONT = 'font-family="DejaVu Sans, sans-serif"'
 
 
-def _svg(width: float, height: float, body: list[str]) -> Markup:
+def _svg(width: float, height: float, body: list[str], words: str) -> Markup:
+    """A chart, with `words` saying what it shows for screen readers (and the PDF's alternative
+    text)."""
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}mm" height="{height}mm" '
-        f'viewBox="0 0 {width} {height}">' + "".join(body) + "</svg>"
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(words)}">'
+        + "".join(body)
+        + "</svg>"
     )
 
 
@@ -206,7 +210,11 @@ def quantity_chart(summary: ClassSummary, width: float = 180) -> Markup:
             f'<line x1="{gx:.2f}" y1="{top - 0.8}" x2="{gx:.2f}" y2="{height - 1.5}" '
             'stroke="#ffffff" stroke-width="0.25"/>'
         )
-    return _svg(width, height, body)
+    words = "Bar chart of the share of students correct, right by follow-through, wrong and " \
+        "missing, per quantity (the same numbers are in the table Per quantity): " + "; ".join(
+        f"{q.symbol} {_percent(q.share('correct'))} correct" for q in summary.quantities
+    )  # fmt: skip
+    return _svg(width, height, body, words + ".")
 
 
 def histogram_chart(summary: ClassSummary, width: float = 85, height: float = 50) -> Markup:
@@ -231,7 +239,13 @@ def histogram_chart(summary: ClassSummary, width: float = 85, height: float = 50
         body.append(_text(x, top + plot_h + 3.5, f"{k * 100 // BINS}", 2.2, anchor="middle"))
     body.append(_text(left + plot_w, top + plot_h + 3.5, "100", 2.2, anchor="middle"))
     body.append(_text(left + plot_w / 2, height - 0.8, "score (%)", 2.4, anchor="middle"))
-    return _svg(width, height, body)
+    bands = [
+        f"{k * 100 // BINS} to {(k + 1) * 100 // BINS}%: {count}"
+        for k, count in enumerate(summary.histogram)
+        if count
+    ]
+    words = "Histogram of the scores, students per band: " + ("; ".join(bands) or "none")
+    return _svg(width, height, body, words + ".")
 
 
 def misconception_chart(summary: ClassSummary, width: float = 95) -> Markup:
@@ -248,7 +262,10 @@ def misconception_chart(summary: ClassSummary, width: float = 95) -> Markup:
             f'<rect x="{label}" y="{y:.2f}" width="{w:.2f}" height="{bar}" fill="#b3261e"/>'
         )
         body.append(_text(label + w + 1.2, y + bar - 0.6, str(students), 2.4))
-    return _svg(width, 2 + row * max(1, len(summary.misconceptions)), body)
+    words = "Bar chart of the students showing each misconception: " + (
+        "; ".join(f"{code}: {students}" for code, _, students in summary.misconceptions) or "none"
+    )
+    return _svg(width, 2 + row * max(1, len(summary.misconceptions)), body, words + ".")
 
 
 # --- the report ---------------------------------------------------------------------------------

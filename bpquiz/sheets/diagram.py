@@ -273,20 +273,19 @@ def network_svg(
     values_on_edges = labels is not None
     if labels is None:
         del drawn[placed:]  # the values that found a place before one did not
-    caption = "Weights are written on their edges."
     if labels is None:
         labels = _place_labels(edges, obstacles, True, _text, len)
-        caption = "Each edge is labelled with its weight's symbol; the values are in the tables."
     if labels is None:
         labels = []
-        caption = "The weights are in the tables."
 
+    # The drawing in words, for screen readers (and the PDF's alternative text): aria-label, not
+    # <title>, as WeasyPrint spends as long on a <title> as on a dozen labels.
+    alt = texts.describe(network_words(solution, notation, annotations))
     svg = "".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" class="network" width="{width:.0f}" '
             f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-            # aria-label, not <title>: WeasyPrint spends as long on a <title> as on a dozen labels.
-            f'font-family="{", ".join(DRAWING_FONT)}" aria-label="{escape(caption)}">',
+            f'font-family="{", ".join(DRAWING_FONT)}" aria-label="{escape(alt)}">',
             '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="6" '
             f'markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" {STYLE["arrowhead"]}/>'
             "</marker></defs>",
@@ -299,6 +298,70 @@ def network_svg(
     for item in drawn:
         texts.draw(item)
     return Drawing(svg, all_givens=single and values_on_edges)
+
+
+def _layer_words(layer: int, depth: int) -> str:
+    if layer == 0:
+        return "the inputs"
+    return "the output layer" if layer == depth else f"hidden layer {layer}"
+
+
+def network_words(
+    solution: Solution,
+    notation: Notation,
+    annotations: Mapping[tuple[int, int], Sequence[str]] | None = None,
+) -> str:
+    """The network in words, every number the drawing shows included: what a screen reader
+    reads for the drawing (its alternative text), in the sheet's notation."""
+    p = solution.problem
+    n, depth, givens = p.layers, p.depth, solution.givens()
+    annotations = annotations or {}
+    layers = [f"{n[0]} input{'s' * (n[0] != 1)}"] + [
+        f"{n[l]} {p.activations[l - 1]} neuron{'s' * (n[l] != 1)} in "
+        + ("the output layer" if l == depth else f"hidden layer {l}")
+        for l in range(1, depth + 1)
+    ]
+    sentences = [f"Network diagram: {', '.join(layers)}; every neuron feeds every neuron of the "
+                 "next layer."]  # fmt: skip
+    if p.examples == 1:
+        inputs = [f"{_plain(notation.symbol('x', 0, i, example=None))} = "
+                  f"{number_text(givens[given_id('x', i, 1, False)])}" for i in range(1, n[0] + 1)]  # fmt: skip
+        targets = [f"{_plain(notation.symbol('t', depth, k, example=None))} = "
+                   f"{number_text(givens[given_id('t', k, 1, False)])}"
+                   for k in range(1, n[depth] + 1)]  # fmt: skip
+        sentences.append(f"Inputs {', '.join(inputs)}; targets {', '.join(targets)}.")
+    else:
+        sentences.append(f"A mini-batch of {p.examples} examples: their inputs and targets are in "
+                         "the tables.")  # fmt: skip
+    for l in range(1, depth + 1):
+        weights = [
+            f"{_plain(notation.weight(l, i, j))} = {number_text(givens[weight_id('w', l, i, j)])}"
+            for i in range(1, n[l - 1] + 1)
+            for j in range(1, n[l] + 1)
+        ]
+        sentences.append(
+            f"Weights from {_layer_words(l - 1, depth)} to {_layer_words(l, depth)}: "
+            + ", ".join(weights)
+            + "."
+        )
+    if p.bias == "per_neuron":
+        biases = [
+            f"{_plain(notation.symbol('b', l, j))} = {number_text(givens[bias_id('b', l, j)])}"
+            for l in range(1, depth + 1)
+            for j in range(1, n[l] + 1)
+        ]
+        sentences.append(f"Biases {', '.join(biases)}.")
+    elif p.bias == "shared":
+        biases = [
+            f"{notation.symbol('b', l, 1).stem().text()} = "
+            f"{number_text(givens[bias_id('b', l, None)])}"
+            for l in range(1, depth + 1)
+        ]
+        sentences.append(f"Shared biases, one per layer: {', '.join(biases)}.")
+    for (l, j), lines in sorted(annotations.items()):
+        name = _plain(notation.symbol("x" if l == 0 else "a", l, j, example=None))
+        sentences.append(f"At {name}: {', '.join(lines)}.")
+    return " ".join(sentences)
 
 
 def _distance(box: Box, x1: float, y1: float, x2: float, y2: float) -> float:

@@ -25,8 +25,6 @@ class Rendered:
     document: str
     data: bytes
     pages: int
-    printed: bytes | None = None
-    """A fillable sheet's pages without form fields, for the class file."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +36,6 @@ class WholeTask:
     settings: Settings
     options: SheetOptions
     fmt: str = "pdf"
-    print_copy: bool = False
-    """For a fillable sheet: also its pages without fields, for the class file."""
     compiled: Any = None
     """Where compiled templates are kept (a jinja2.BytecodeCache), if anywhere."""
 
@@ -55,8 +51,8 @@ def render_document(task: WholeTask) -> Rendered:
     if options.fillable and document == "sheet":
         from bpquiz.sheets.pdf import html_to_fillable_pdf
 
-        data, printed, pages = html_to_fillable_pdf(html, roots, code, task.print_copy)
-        return Rendered(code, document, data, pages, printed)
+        data, pages = html_to_fillable_pdf(html, roots, code)
+        return Rendered(code, document, data, pages)
     from bpquiz.sheets.pdf import html_to_pdf
 
     data, pages = html_to_pdf(html, roots)

@@ -6,6 +6,7 @@ This module imports WeasyPrint at the top, so only the rendering code path impor
 from __future__ import annotations
 
 import ctypes.util
+import html
 import io
 import logging
 import re
@@ -219,6 +220,88 @@ def _standard_field_font(pdf: Any) -> None:
                 part.clear()
 
 
+PDF_VARIANT = "pdf/ua-1"
+"""Every PDF bpquiz writes is tagged (PDF/UA-1): a language, headings and tables with their
+structure, the drawings Figures with alternative text, form fields with tooltips."""
+
+
+def _describe_figures(document: Document, pdf: Any) -> None:
+    """WeasyPrint finisher: give each drawing's Figure element its `aria-label` as alternative
+    text (WeasyPrint 70 reads only an SVG's <title>, which costs as much layout as a dozen
+    labels). Figures and drawings are matched in document order."""
+    import pydyf
+
+    labels: list[str | None] = []
+
+    def visit(box: Any) -> None:
+        if (getattr(box, "element_tag", None) or "").endswith("svg"):
+            labels.append(box.element.get("aria-label"))
+        for child in getattr(box, "children", ()):
+            visit(child)
+
+    for page in document.pages:
+        visit(page._page_box)
+    figures = [
+        obj
+        for obj in pdf.objects
+        if isinstance(obj, dict) and obj.get("S") == "/Figure" and "Alt" not in obj
+    ]
+    if len(figures) == len(labels):
+        for figure, label in zip(figures, labels, strict=True):
+            if label:
+                figure["Alt"] = pydyf.String(label)
+
+
+def _margins_as_artifacts(pdf: Any) -> None:
+    """WeasyPrint finisher: mark the page margins' content (the running header and footer) as
+    artifacts. WeasyPrint gives it structure elements but leaves them out of the structure tree,
+    so their marked content would belong to nothing; page furniture is an artifact in PDF/UA."""
+
+    def get(ref: Any) -> Any:
+        return pdf.objects[int(bytes(ref).split()[0])]
+
+    catalog = pdf.catalog
+    if "StructTreeRoot" not in catalog:
+        return
+    root = get(catalog["StructTreeRoot"])
+    reached = set()
+    stack = list(root["K"])
+    while stack:
+        element = get(stack.pop())
+        if id(element) in reached:
+            continue
+        reached.add(id(element))
+        stack.extend(k for k in element.get("K", ()) if isinstance(k, bytes))
+    nums = get(root["ParentTree"])["Nums"]
+    pages = [get(ref) for ref in pdf.page_references]
+    for k in range(0, len(nums), 2):
+        if not isinstance(nums[k + 1], list) or nums[k] >= len(pages):
+            continue
+        orphans = {m for m, ref in enumerate(nums[k + 1]) if id(get(ref)) not in reached}
+        if not orphans:
+            continue
+        for m in orphans:
+            nums[k + 1][m] = b"null"
+        chunks = get(pages[nums[k]]["Contents"]).stream
+        for j in range(len(chunks) - 2):
+            props = chunks[j + 1]
+            if chunks[j + 2] == b"BDC" and isinstance(props, dict) and props.get("MCID") in orphans:
+                chunks[j : j + 3] = ["/Artifact", b"BMC", b""]
+
+
+def write_pdf(document: Document, finisher: Any = None) -> bytes:
+    """A laid-out document as a tagged PDF (PDF_VARIANT); `finisher` as WeasyPrint's."""
+
+    def finish(doc: Document, pdf: Any) -> None:
+        _describe_figures(doc, pdf)
+        _margins_as_artifacts(pdf)
+        if finisher is not None:
+            finisher(doc, pdf)
+
+    data: bytes = document.write_pdf(pdf_variant=PDF_VARIANT, finisher=finish)
+    return data
+
+
 def form_pdfs(document: Document, variant: str, print_copy: bool) -> tuple[bytes, bytes | None]:
     """A laid-out fillable document written as a form that carries its variant code (see
     bpquiz.forms), and with `print_copy` the same pages without fields.
@@ -233,41 +316,169 @@ def form_pdfs(document: Document, variant: str, print_copy: bool) -> tuple[bytes
         forms = [page.forms for page in document.pages]
         for page in document.pages:
             page.forms = {None: []}
-        printed = document.write_pdf()
+        printed = write_pdf(document)
         for page, gathered in zip(document.pages, forms, strict=True):
             page.forms = gathered
-    return document.write_pdf(finisher=lambda _doc, pdf: mark_form(variant, pdf)), printed
+    return write_pdf(document, lambda _doc, pdf: mark_form(variant, pdf)), printed
 
 
 def html_to_pdf(html: str, roots: Sequence[Path]) -> tuple[bytes, int]:
     """The PDF of one document and its number of pages."""
     document = render_document(html, roots)
-    return document.write_pdf(), len(document.pages)
+    return write_pdf(document), len(document.pages)
 
 
-def html_to_fillable_pdf(
-    html: str, roots: Sequence[Path], variant: str, print_copy: bool = False
-) -> tuple[bytes, bytes | None, int]:
-    """A fillable PDF form (every <input> a field), with `print_copy` the same pages without
-    fields (see `form_pdfs`), and the page count."""
+def html_to_fillable_pdf(html: str, roots: Sequence[Path], variant: str) -> tuple[bytes, int]:
+    """A fillable PDF form (every <input> a field) and its page count."""
     document = render_document(html, roots, forms=True)
-    data, printed = form_pdfs(document, variant, print_copy)
-    return data, printed, len(document.pages)
+    data, _ = form_pdfs(document, variant, False)
+    return data, len(document.pages)
 
 
-def join_pdfs(parts: Sequence[tuple[bytes, int]], duplex: bool = False) -> bytes:
-    """One file of several students' documents, each starting on a new page.
+def join_pdfs(files: Sequence[Path], duplex: bool = False) -> bytes:
+    """One tagged file of several students' tagged documents, each starting on a new page; the
+    class file where not every student's document could be stamped (the stamped class file is
+    bpquiz.sheets.stamping.classfile's).
 
-    With `duplex`, a student's document with an odd page count is followed by a blank page, so that
-    every student starts on a fresh sheet of paper when printed on both sides.
-    """
+    Each document's structure becomes a Part under the file's Document, its pages' parent-tree
+    keys and its table headers' IDs made its own. Form fields are left out: in one file, every
+    student's same-named fields would be one field. With `duplex`, a document with an odd page
+    count is followed by a blank page, so that every student starts on a fresh sheet of paper
+    when printed on both sides."""
     from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (
+        ArrayObject,
+        BooleanObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+        StreamObject,
+        TextStringObject,
+    )
 
     writer = PdfWriter()
-    for data, pages in parts:
-        writer.append(PdfReader(io.BytesIO(data)), import_outline=False)
-        if duplex and pages % 2:
+    parts = ArrayObject()
+    nums = ArrayObject()
+    key = 0
+    first: Any = None
+    for n, path in enumerate(files):
+        reader: Any = PdfReader(path)
+        first = first or reader
+        source = reader.trailer["/Root"].get("/StructTreeRoot")
+        pages: list[Any] = [
+            writer.add_page(page, excluded_keys=("/Annots", "/B")) for page in reader.pages
+        ]
+        if source is not None:
+            source = source.get_object()
+            # pypdf leaves the pages' parent-tree keys out when it copies them.
+            for page, original in zip(pages, reader.pages, strict=True):
+                if "/StructParents" in original:
+                    own = key + int(original["/StructParents"])
+                    page[NameObject("/StructParents")] = NumberObject(own)
+            old = source["/ParentTree"].get_object()["/Nums"]
+            for k in range(0, len(old), 2):
+                value = old[k + 1].get_object()
+                if isinstance(value, ArrayObject):
+                    value = writer._add_object(value.clone(writer, ignore_fields=("/P",)))
+                nums.extend([NumberObject(key + int(old[k])), value])
+            key += int(source.get("/ParentTreeNextKey", len(pages)))
+            tops = source["/K"] if isinstance(source["/K"], ArrayObject) else [source["/K"]]
+            for top in tops:
+                element = top.get_object().clone(writer, ignore_fields=("/P",))
+                element[NameObject("/S")] = NameObject("/Part")
+                _own_ids(element, f"s{n + 1}-")
+                parts.append(element.indirect_reference)
+        if duplex and len(pages) % 2:
             writer.add_blank_page()
+    root = DictionaryObject({NameObject("/Type"): NameObject("/StructTreeRoot")})
+    root_ref = writer._add_object(root)
+    document = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/StructElem"),
+            NameObject("/S"): NameObject("/Document"),
+            NameObject("/P"): root_ref,
+            NameObject("/K"): parts,
+        }
+    )
+    root[NameObject("/K")] = ArrayObject([writer._add_object(document)])
+    tree = DictionaryObject({NameObject("/Nums"): nums})
+    root[NameObject("/ParentTree")] = writer._add_object(tree)
+    root[NameObject("/ParentTreeNextKey")] = NumberObject(key)
+    _set_parents(document)
+    catalog = writer.root_object
+    catalog[NameObject("/StructTreeRoot")] = root_ref
+    catalog[NameObject("/MarkInfo")] = DictionaryObject(
+        {NameObject("/Marked"): BooleanObject(True)}
+    )
+    catalog[NameObject("/ViewerPreferences")] = DictionaryObject(
+        {NameObject("/DisplayDocTitle"): BooleanObject(True)}
+    )
+    if first is not None:
+        source_catalog = first.trailer["/Root"]
+        if "/Lang" in source_catalog:
+            catalog[NameObject("/Lang")] = TextStringObject(str(source_catalog["/Lang"]))
+        title = (first.metadata or {}).get("/Title", "")
+        title = re.sub(r" · [^·]*$", "", str(title)) if len(files) > 1 else str(title)
+        writer.add_metadata({"/Title": title})
+        if "/Metadata" in source_catalog:
+            xml = source_catalog["/Metadata"].get_object().get_data()
+            xml = re.sub(
+                rb"(<dc:title><rdf:Alt><rdf:li[^>]*>).*?(</rdf:li>)",
+                lambda m: m[1] + html.escape(title, quote=False).encode() + m[2],
+                xml,
+                flags=re.S,
+            )
+            stream = StreamObject()
+            stream.set_data(xml)
+            stream[NameObject("/Type")] = NameObject("/Metadata")
+            stream[NameObject("/Subtype")] = NameObject("/XML")
+            catalog[NameObject("/Metadata")] = writer._add_object(stream)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _own_ids(element: Any, prefix: str) -> None:
+    """Make a structure tree's IDs (table headers) and the references to them (a cell's
+    /Headers) its own, with `prefix`: the students' tables would otherwise share them."""
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
+
+    seen: set[int] = set()
+    stack: list[Any] = [element]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if "/ID" in item:
+            item[NameObject("/ID")] = TextStringObject(prefix + str(item["/ID"]))
+        attributes: Any = item.get("/A")
+        if not isinstance(attributes, ArrayObject):
+            attributes = [attributes] if attributes else []
+        for ref in attributes:
+            attribute: Any = ref.get_object()
+            if isinstance(attribute, DictionaryObject) and "/Headers" in attribute:
+                headers: Any = attribute["/Headers"]
+                attribute[NameObject("/Headers")] = ArrayObject(
+                    TextStringObject(prefix + str(h)) for h in headers
+                )
+        kids: Any = item.get("/K", [])
+        for kid in kids if isinstance(kids, ArrayObject) else [kids]:
+            kid = kid.get_object()
+            if isinstance(kid, DictionaryObject) and "/S" in kid:
+                stack.append(kid)
+
+
+def _set_parents(element: Any) -> None:
+    """Give every structure element below `element` its parent (/P), which cloning left out."""
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject
+
+    stack: list[Any] = [element]
+    while stack:
+        item = stack.pop()
+        kids = item.get("/K", [])
+        for kid in kids if isinstance(kids, ArrayObject) else [kids]:
+            obj = kid.get_object()
+            if isinstance(obj, DictionaryObject) and "/S" in obj:
+                obj[NameObject("/P")] = item.indirect_reference
+                stack.append(obj)

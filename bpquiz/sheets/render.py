@@ -60,9 +60,17 @@ def render_exam(
         raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
     options.check(variants[0].problem.depth)
     compiled = compiled_templates()
-    results: list[Rendered] = []
-    class_files: dict[str, bytes] = {}
     files = ExamFiles()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def write(rendered: Rendered) -> None:
+        path = out_dir / f"{rendered.code}-{rendered.document}.{fmt}"
+        write_atomic(path, rendered.data)
+        (files.sheets if rendered.document == "sheet" else files.solutions).append(path)
+        files.pages += rendered.pages
+
+    class_paths = {d: out_dir / f"{name}-{d}s.pdf" for d in DOCUMENTS}
+    class_files: dict[str, bytes] = {}
     if fmt == "pdf":
         from bpquiz.sheets.stamping.batch import stamped_documents
 
@@ -74,33 +82,38 @@ def render_exam(
             request.progress,
             request.duplex,
             compiled,
+            write,
+            class_paths if len(variants) > 1 else None,
         )
-        results, class_files = stamped.documents, stamped.class_files
+        class_files = stamped.class_files
         for reason, count in sorted(stamped.whole.items()):
             files.warnings.append(
                 f"{count} document{'s' * (count != 1)} rendered whole, not stamped: {reason}"
             )
     else:  # HTML takes milliseconds a document, here in this process
-        results = [
-            render_document(WholeTask(d, v, settings, options, fmt, compiled=compiled))
-            for v in variants
-            for d in DOCUMENTS
-        ]
+        for variant in variants:
+            for document in DOCUMENTS:
+                write(
+                    render_document(WholeTask(document, variant, settings, options, fmt, compiled))
+                )
+    files.sheets.sort(key=_order(variants))
+    files.solutions.sort(key=_order(variants))
 
-    for rendered in results:
-        path = out_dir / f"{rendered.code}-{rendered.document}.{fmt}"
-        write_atomic(path, rendered.data)
-        (files.sheets if rendered.document == "sheet" else files.solutions).append(path)
-        files.pages += rendered.pages
     if fmt == "pdf" and len(variants) > 1:
         from bpquiz.sheets.pdf import join_pdfs
 
         for document, attr in (("sheet", "class_sheets"), ("solution", "class_solutions")):
-            path = out_dir / f"{name}-{document}s.pdf"
-            if document in class_files:
+            path = class_paths[document]
+            if document not in class_files:  # one or more students' documents rendered whole
+                own = files.sheets if document == "sheet" else files.solutions
+                write_atomic(path, join_pdfs(own, duplex=request.duplex))
+            elif class_files[document]:
                 write_atomic(path, class_files[document])
-            else:
-                parts = [(r.printed or r.data, r.pages) for r in results if r.document == document]
-                write_atomic(path, join_pdfs(parts, duplex=request.duplex))
             setattr(files, attr, path)
     return files
+
+
+def _order(variants: Sequence[Variant]) -> Callable[[Path], int]:
+    """Files in the variants' order (documents rendered whole come after the stamped ones)."""
+    place = {variant.code: k for k, variant in enumerate(variants)}
+    return lambda path: place[path.name.rsplit("-", 1)[0]]

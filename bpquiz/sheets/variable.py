@@ -44,6 +44,11 @@ class Texts:
         """Take a text of the drawing, which left it out (only when `laid_out_once`)."""
         raise NotImplementedError("texts written as themselves are drawn by the drawing")
 
+    def describe(self, text: str) -> str:
+        """The drawing's alternative text (the network in words, numbers included) as the SVG's
+        `aria-label` gets it: as itself, or, laid out once, a stand-in for each variant's own."""
+        return text
+
 
 PLAIN = Texts()
 

@@ -10,6 +10,7 @@ import math
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -46,7 +47,18 @@ def worker_pool(jobs: int, weasyprint: bool = True) -> Iterator[Run]:
         mp_context=multiprocessing.get_context(method),
         initializer=_warm_up if weasyprint else None,
     ) as pool:
-        yield lambda task, items: pool.map(task, items, chunksize=1)
+
+        def run(task: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+            # A few tasks under way at a time: each one's arguments and results wait in memory.
+            pending: deque[Any] = deque()
+            for item in items:
+                pending.append(pool.submit(task, item))
+                if len(pending) > 2 * jobs:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+        yield run
 
 
 def in_workers(
@@ -58,9 +70,11 @@ def in_workers(
         yield from run(task, items)
 
 
-def chunks(items: Sequence[Task], jobs: int) -> list[Sequence[Task]]:
-    """`items` in a few pieces per worker: small enough to balance, big enough to be worth sending."""
+def chunks(items: Sequence[Task], jobs: int, most: int | None = None) -> list[Sequence[Task]]:
+    """`items` in a few pieces per worker: small enough to balance, big enough to be worth sending
+    (and no bigger than `most`)."""
     size = max(1, math.ceil(len(items) / (4 * jobs)))
+    size = min(size, most) if most else size
     return [items[k : k + size] for k in range(0, len(items), size)]
 
 

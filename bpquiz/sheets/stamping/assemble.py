@@ -1,25 +1,52 @@
-"""A stamped document's files: a skeleton merged with its fonts once, then each variant's bytes.
+"""A stamped document's file: a skeleton's tagged PDF made into a template once, then each
+variant's bytes.
 
-- `make_template` merges a skeleton's PDF with the fonts once (pypdf);
-- `assemble` writes a variant's file by appending its page operators, document information and
-  form field to the template's bytes, with a new cross-reference table: no PDF library per variant;
-- `class_file` writes a whole class into one PDF sharing the skeleton's objects (pypdf).
+A skeleton is written by WeasyPrint as a tagged PDF (PDF/UA-1) together with the font pages
+(bpquiz.sheets.stamping.fonts). While it is written, `bpquiz.sheets.stamping.layout.marking` puts
+a marker comment (`%BQ n`) into the page's content stream inside the empty marked-content
+sequence (`/Span <</MCID m>> BDC … EMC`) that WeasyPrint writes for each slot's hidden reserve
+text, and `%BQ D` at the end of the drawing's Figure sequence.
 
-This touches pypdf's writer internals (`_add_object`, `_root_object`, `_info`, `_pages`): the
-versions it is tested with are pinned in pyproject.toml.
+`make_template` turns that PDF into a `Template`, once per skeleton:
+
+- the font pages go (from the page tree, the structure tree and its parent tree); their fonts stay;
+- each page's content stream is cut at the markers into pieces (`PageCut`); a variant's content
+  stream is the pieces with its texts between them (`page_stream`), so each stamped text is drawn
+  inside its slot's marked-content sequence and belongs to the slot's structure element (a Span
+  in the table cell's TD, the worked line's P), where screen readers and text extraction read it;
+- every fixed object is written once (bpquiz.sheets.stamping.objects); the pages' content
+  streams, the document information and XMP metadata (both hold the title), the drawing's Figure
+  element (its alternative text is the variant's network in words) and a form's variant field are
+  written per variant by `assemble`, then a cross-reference stream: no PDF library per variant.
+
+Class files are bpquiz.sheets.stamping.classfile's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from bpquiz.sheets.stamping.fonts import Fonts
+from bpquiz.sheets.stamping.fonts import Face, Fonts, read_glyphs
+from bpquiz.sheets.stamping.objects import (
+    Pdf,
+    entry,
+    indirect,
+    info_body,
+    metadata_body,
+    pdf_string,
+    stream_object,
+    table,
+    trailer,
+    xref_stream,
+)
+
+
+class Unstampable(Exception):
+    """This document cannot be laid out once and stamped exactly; render it whole instead."""
 
 
 def pdf_number(value: float) -> str:
@@ -28,243 +55,295 @@ def pdf_number(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+# --- markers and frames ---------------------------------------------------------------------
+
+DRAWING = -1
+"""The insert key of the drawing's texts (a slot's key is its place's index)."""
+_MARKER = re.compile(rb"\n%BQ (\d+|D)\n")
+
+
+def marker(key: int) -> bytes:
+    """The comment put into a skeleton's content stream where an insert goes."""
+    return b"%BQ D" if key == DRAWING else b"%%BQ %d" % key
+
+
+Matrix = tuple[float, float, float, float, float, float]
+
+
+def _mul(m: Matrix, n: Matrix) -> Matrix:
+    a, b, c, d, e, f = m
+    p, q, r, s, t, u = n
+    return (
+        a * p + b * r,
+        a * q + b * s,
+        c * p + d * r,
+        c * q + d * s,
+        e * p + f * r + t,
+        e * q + f * s + u,
+    )
+
+
+def _inverse(m: Matrix) -> Matrix:
+    a, b, c, d, e, f = m
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return (ia, ib, ic, id_, -(e * ia + f * ic), -(e * ib + f * id_))
+
+
+def _frames(pieces: Sequence[bytes], height: float) -> list[str]:
+    """Per insert (after each piece but the last), the `cm` operands that take the CTM there to
+    stamping's frame: CSS px from the page's top-left corner."""
+    frame = _mul((0.75, 0, 0, 0.75, 0, 0), (1, 0, 0, -1, 0, height))
+    stack: list[Matrix] = []
+    ctm: Matrix = (1, 0, 0, 1, 0, 0)
+    out = []
+    for piece in pieces[:-1]:
+        for line in piece.split(b"\n"):
+            if line == b"q":
+                stack.append(ctm)
+            elif line == b"Q":
+                ctm = stack.pop()
+            elif line.endswith(b" cm"):
+                values = [float(v) for v in line.split()[:-1]]
+                if len(values) == 6:
+                    a, b, c, d, e, f = values
+                    ctm = _mul((a, b, c, d, e, f), ctm)
+        x = _mul(frame, _inverse(ctm))
+        out.append(" ".join(f"{v:.6f}".rstrip("0").rstrip(".") or "0" for v in x))
+    return out
+
+
+# --- a page's content, cut at its slots -------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class Template:
-    """A skeleton ready to be stamped by appending bytes: its objects (fonts included), with
-    object numbers kept free for each page's stamped text, the document information and a form's
-    variant field, which `assemble` writes after them with a new cross-reference table."""
+class PageCut:
+    """A page's content stream cut at its markers: a variant's stream is the pieces with its
+    inserts between them, compressed (`page_stream`)."""
 
-    head: bytes
-    offsets: tuple[tuple[int, int], ...]
-    """(object number, offset in `head`) of every object written."""
-    size: int
-    root: int
-    streams: tuple[int, ...]
-    """Per page, the object number of its stamped text."""
-    heights: tuple[float, ...]
-    info: int
-    info_base: tuple[tuple[str, str], ...]
-    field: tuple[int, bytes] | None = None
-    """A form's variant field: its object number and its bytes, with FIELD_MARK for the value."""
+    number: int
+    """The object number of the page's content stream (written per variant)."""
+    data: bytes
+    """The pieces' text, one after another (each ends with a line break but the last)."""
+    bounds: tuple[int, ...]
+    """Piece k is data[bounds[k]:bounds[k + 1]]."""
+    keys: tuple[int, ...]
+    """The insert after each piece but the last: a place's index, or DRAWING."""
+    frames: tuple[str, ...]
+    """The `cm` operands taking each insert's CTM to stamping's frame."""
 
+
+LEVEL = 1
+"""zlib level of a variant's page contents: 1 compresses a sheet and its solution in ~1 ms
+(level 6 takes 3 ms for 25% less)."""
+
+
+def insert_body(frame: str, ops: str) -> bytes:
+    """An insert's operators: the slot's text in stamping's frame, the graphics state kept."""
+    return f"q {frame} cm\n{ops}\nQ".encode("latin-1") if ops else b""
+
+
+def page_stream(cut: PageCut, inserts: Sequence[str]) -> bytes:
+    """A page's content (zlib data) with a variant's inserts between its pieces."""
+    data, bounds = cut.data, cut.bounds
+    out = []
+    for k, key in enumerate(cut.keys):
+        out.append(data[bounds[k] : bounds[k + 1]])
+        body = insert_body(cut.frames[k], inserts[key])
+        if body:
+            out.append(body + b"\n")
+    out.append(data[bounds[-2] :])
+    return zlib.compress(b"".join(out), LEVEL)
+
+
+def cut_pages(doc: Pdf, pages: int) -> list[PageCut]:
+    """Cut each page's content at its markers (see PageCut); the page's content becomes one
+    stream whose number is kept free (written per variant)."""
+    from pypdf.generic import NameObject
+
+    cuts = []
+    for ref in doc.catalog["/Pages"].get_object()["/Kids"][:pages]:
+        page = ref.get_object()
+        contents = page["/Contents"]
+        streams = contents if isinstance(contents, list) else [contents]
+        data = b"\n".join(s.get_object().get_data() for s in streams)
+        parts = _MARKER.split(data)
+        # Each piece keeps the line break before its marker (the insert's own ends it).
+        pieces = [piece + b"\n" for piece in parts[0::2][:-1]] + [parts[-1]]
+        keys = tuple(DRAWING if key == b"D" else int(key) for key in parts[1::2])
+        bounds = [0]
+        for piece in pieces:
+            bounds.append(bounds[-1] + len(piece))
+        stream = doc.add(None)
+        page[NameObject("/Contents")] = stream
+        cuts.append(
+            PageCut(
+                number=stream.idnum,
+                data=b"".join(pieces),
+                bounds=tuple(bounds),
+                keys=keys,
+                frames=tuple(_frames(pieces, float(page["/MediaBox"][3]))),
+            )
+        )
+    return cuts
+
+
+# --- the template ---------------------------------------------------------------------------
 
 FIELD_MARK = b"(BQVARIANTVALUE)"
 """Letters only: pypdf writes other characters of a string as octal escapes."""
+ALT_MARK = "BQALTTEXT"
+"""The drawing's alternative text in a skeleton (`Slots.describe`); each variant writes its own."""
 
 
-def _page_text(height: float, ops: Sequence[str]) -> bytes:
-    """A page's stamped operators as a compressed stream body: in CSS px from the top-left, as
-    WeasyPrint draws (its own content is saved before, with a stream `q`, and restored here)."""
-    frame = f"1 0 0 -1 0 {pdf_number(height)} cm 0.75 0 0 0.75 0 0 cm"
-    return zlib.compress("\n".join(["Q q", frame, *ops, "Q"]).encode("latin-1"))
+def alt_mark(doc: Pdf, numbers: Sequence[int]) -> int | None:
+    """The structure element whose /Alt is ALT_MARK (the drawing's Figure), if any."""
+    from pypdf.generic import DictionaryObject
+
+    found = [
+        n
+        for n in numbers
+        if isinstance(obj := doc.get(n), DictionaryObject) and obj.get("/Alt") == ALT_MARK
+    ]
+    if len(found) > 1:
+        raise Unstampable("the templates draw the network more than once")
+    return found[0] if found else None
 
 
-def _pdf_string(text: str) -> bytes:
-    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
+def figure_body(chunk: bytes, alt: str) -> bytes:
+    """A Figure element's bytes (with ALT_MARK) with the variant's alternative text."""
+    return chunk.replace(b"(" + ALT_MARK.encode() + b")", pdf_string(alt))
 
 
-def _add_fonts(writer: Any, fonts: Fonts, pages: Sequence[Any]) -> Any:
-    """Copy the font document's fonts into `writer` and into the pages' font resources; return a
-    shared one-operator stream `q`, which each page's stamped operators (starting with `Q q`) end.
-    """
-    from pypdf import PdfReader
-    from pypdf.generic import DictionaryObject, NameObject, StreamObject
+@dataclass(frozen=True)
+class Template:
+    """A skeleton ready to be stamped by appending bytes (see the module's description)."""
 
-    font_pages: list[Any] = list(PdfReader(io.BytesIO(fonts.pdf)).pages)
-    added = {
-        name: font_pages[page]["/Resources"]["/Font"].raw_get(key).clone(writer)
-        for name, (page, key) in sorted(fonts.resources.items())
-    }
-    for page in pages:
-        resources = page["/Resources"]
-        if "/Font" not in resources:
-            resources[NameObject("/Font")] = DictionaryObject()
-        font_dict = resources["/Font"].get_object()
-        for name, ref in added.items():
-            font_dict[NameObject("/" + name)] = ref
-    save = StreamObject()
-    save.set_data(b"q")
-    return writer._add_object(save)
+    head: bytes
+    xref: bytes
+    """The cross-reference entries (7 bytes each) of objects 0..size-1; those written per variant
+    are left free here."""
+    size: int
+    root: int
+    info: int
+    info_base: tuple[tuple[str, str], ...]
+    pages: tuple[PageCut, ...]
+    metadata: tuple[int, bytes] | None = None
+    """The XMP metadata stream's number and bytes, with TITLE_MARK for the title."""
+    field: tuple[int, bytes] | None = None
+    """A form's variant field: its object number and its bytes, with FIELD_MARK for the value."""
+    figure: tuple[int, bytes] | None = None
+    """The drawing's Figure element: its object number and bytes, with ALT_MARK for its /Alt."""
 
 
-def make_template(skeleton_pdf: bytes, fonts: Fonts, field: str | None = None) -> Template:
-    """A skeleton's PDF merged with the fonts, its stamped parts left out (see Template); `field`
-    names a form's variant field."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (
-        ArrayObject,
-        ByteStringObject,
-        NameObject,
-        StreamObject,
-        TextStringObject,
-    )
+def _hex_appearances(doc: Pdf) -> None:
+    """Write the form's default appearances as hex strings: pypdf writes a text string with every
+    byte but letters and digits escaped, which pdf-lib does not unescape in a /DA."""
+    from pypdf.generic import ByteStringObject, NameObject
 
-    # Any: pypdf types its generic objects loosely (a page's entries are PdfObject | None).
-    writer: Any = PdfWriter(clone_from=PdfReader(io.BytesIO(skeleton_pdf)))
-    save_ref = _add_fonts(writer, fonts, [page.get_object() for page in writer.pages])
-    streams = []
-    heights: list[float] = []
-    for page in writer.pages:
-        contents = page.raw_get("/Contents")
-        old = list(contents) if isinstance(contents, ArrayObject) else [contents]
-        placeholder = writer._add_object(StreamObject())
-        page[NameObject("/Contents")] = ArrayObject([save_ref, *old, placeholder])
-        streams.append(placeholder.idnum)
-        heights.append(float(page.mediabox.height))
+    form = doc.catalog.get("/AcroForm")
+    if not form:
+        return
+    fields = [ref.get_object() for ref in form.get_object().get("/Fields", [])]
+    for obj in [form.get_object(), *fields]:
+        if "/DA" in obj:
+            obj[NameObject("/DA")] = ByteStringObject(str(obj["/DA"]).encode("latin-1"))
+
+
+def make_template(
+    pdf: bytes,
+    pages: int,
+    faces: Sequence[Face],
+    places: int,
+    drawing: bool,
+    field: str | None = None,
+) -> tuple[Template, Fonts]:
+    """A skeleton's tagged PDF (its `pages`, then a font page per face, markers in its content)
+    made into a Template, and the fonts read from its font pages; `field` names a form's variant
+    field."""
+    from pypdf.generic import NameObject, TextStringObject
+
+    doc = Pdf.read(pdf)
+    fonts = read_glyphs(list(doc.reader.pages)[pages:], faces)
+    doc.drop_pages_after(pages)
+    cuts = cut_pages(doc, pages)
+    expected = sorted([*range(places), *([DRAWING] if drawing else [])])
+    if sorted(key for cut in cuts for key in cut.keys) != expected:
+        raise Unstampable("a slot's marker is missing or repeated (drawn in a form XObject?)")
+    _hex_appearances(doc)
+    catalog_ref = doc.reader.trailer.raw_get("/Root")
+    info_ref = doc.reader.trailer.raw_get("/Info")
+    info = info_ref.get_object()
+    base = tuple((str(k), str(v)) for k, v in sorted(info.items()) if k != "/Title")
+    metadata = doc.metadata()
     field_number = None
-    form = writer._root_object.get("/AcroForm")
-    if form:
-        # pypdf writes a text string with every other byte than a letter or digit escaped, which
-        # pdf-lib does not unescape in a /DA: default appearances are written as hex strings.
-        fields = [ref.get_object() for ref in form.get_object().get("/Fields", [])]
-        for obj in [form.get_object(), *fields]:
-            if "/DA" in obj:
-                obj[NameObject("/DA")] = ByteStringObject(str(obj["/DA"]).encode("latin-1"))
+    form = doc.catalog.get("/AcroForm")
     for ref in form.get_object().get("/Fields", []) if form and field else []:
         if ref.get_object().get("/T") == field:
             ref.get_object()[NameObject("/V")] = TextStringObject(FIELD_MARK[1:-1].decode())
             field_number = ref.idnum
-    info = writer._info
-    base = tuple((str(k), str(v)) for k, v in sorted(info.get_object().items()))
-    out = io.BytesIO()
-    writer.write(out)
-    data = out.getvalue()
-    start = int(re.findall(rb"startxref\s+(\d+)", data)[-1])
-    table = data[start:].split(b"trailer")[0].split(b"\n")
-    count = int(table[1].split()[1])
-    offsets = {
-        n: int(line[:10]) for n, line in enumerate(table[2 : 2 + count]) if line[17:18] == b"n"
-    }
-    root = writer._root_object.indirect_reference.idnum
-    order = sorted(offsets, key=offsets.__getitem__)
-    bounds = [offsets[n] for n in order] + [start]
-    skip = set(streams) | {info.indirect_reference.idnum}
-    head = bytearray(data[: bounds[0]])
-    kept = []
-    field_bytes = None
-    for k, n in enumerate(order):
-        chunk = data[bounds[k] : bounds[k + 1]]
-        if n == field_number:
-            field_bytes = chunk
-            continue
-        if n in skip:
-            continue
-        kept.append((n, len(head)))
-        head += chunk
-    return Template(
-        head=bytes(head),
-        offsets=tuple(kept),
-        size=count,
-        root=root,
-        streams=tuple(streams),
-        heights=tuple(heights),
-        info=info.indirect_reference.idnum,
-        info_base=base,
-        field=(field_number, field_bytes) if field_number and field_bytes else None,
+    numbers = doc.reachable([catalog_ref.idnum])
+    figure = alt_mark(doc, numbers)
+    variable = {cut.number for cut in cuts} | {info_ref.idnum}
+    variable |= {metadata[0]} if metadata else set()
+    variable |= {field_number} if field_number else set()
+    variable |= {figure} if figure is not None else set()
+    head, entries = doc.write_head(numbers, variable)
+    size = doc.size + 1  # the last number is the cross-reference stream's
+    return (
+        Template(
+            head=bytes(head),
+            xref=table(entries, size),
+            size=size,
+            root=catalog_ref.idnum,
+            info=info_ref.idnum,
+            info_base=base,
+            pages=tuple(cuts),
+            metadata=metadata,
+            field=(field_number, doc.raw(field_number)) if field_number else None,
+            figure=(figure, doc.raw(figure)) if figure is not None else None,
+        ),
+        fonts,
     )
 
 
 def assemble(
     template: Template,
-    ops: Sequence[Sequence[str]],
+    inserts: Sequence[str],
     title: str,
+    alt: str = "",
     info: Mapping[str, str] | None = None,
     field: str | None = None,
+    streams: Sequence[bytes] | None = None,
 ) -> bytes:
-    """A stamped document's bytes: the template, then each page's text, the document
-    information and a form's variant field, then the cross-reference table."""
+    """A stamped document's bytes: the template's head, each page's content with its inserts
+    (`inserts[key]`, the drawing's last; or `streams` made already), the document information,
+    metadata, the drawing's Figure element with `alt`, a form's variant field, then the
+    cross-reference stream."""
     out = bytearray(template.head)
-    offsets = dict(template.offsets)
-    for number, height, page_ops_ in zip(template.streams, template.heights, ops, strict=True):
-        offsets[number] = len(out)
-        data = _page_text(height, page_ops_)
-        out += b"%d 0 obj\n<< /Filter /FlateDecode /Length %d >>\nstream\n" % (number, len(data))
-        out += data + b"\nendstream\nendobj\n"
-    values = {**dict(template.info_base), "/Title": title}
-    values.update({"/" + k.lstrip("/"): v for k, v in (info or {}).items()})
-    entries = [k.encode() + b" " + _pdf_string(v) for k, v in sorted(values.items())]
-    offsets[template.info] = len(out)
-    out += b"%d 0 obj\n<< " % template.info + b" ".join(entries) + b" >>\nendobj\n"
+    xref = bytearray(template.xref)
+
+    def put(number: int, data: bytes) -> None:
+        xref[number * 7 : number * 7 + 7] = entry(1, len(out))
+        out.extend(data)
+
+    if streams is None:
+        streams = [page_stream(cut, inserts) for cut in template.pages]
+    for cut, stream in zip(template.pages, streams, strict=True):
+        put(cut.number, stream_object(cut.number, stream))
+    put(template.info, indirect(template.info, info_body(template.info_base, title, info)))
+    if template.metadata is not None:
+        number, xml = template.metadata
+        put(number, indirect(number, metadata_body(xml, title)))
+    if template.figure is not None:
+        number, chunk = template.figure
+        put(number, figure_body(chunk, alt))
     if template.field is not None:
         number, chunk = template.field
-        offsets[number] = len(out)
-        out += chunk.replace(FIELD_MARK, _pdf_string(field or ""))
-    start = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % template.size
-    for number in range(1, template.size):
-        if number in offsets:
-            out += b"%010d 00000 n \n" % offsets[number]
-        else:
-            out += b"0000000000 65535 f \n"
+        put(number, chunk.replace(FIELD_MARK, pdf_string(field or "")))
     digest = hashlib.md5(out, usedforsecurity=False).hexdigest().encode()
-    out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R /ID [<%s> <%s>] >>\n" % (
-        template.size,
-        template.root,
-        template.info,
-        digest,
-        digest,
+    last = template.size - 1
+    out += xref_stream(
+        last, len(out), xref, template.size, trailer(template.root, template.info, digest)
     )
-    out += b"startxref\n%d\n%%%%EOF\n" % start
     return bytes(out)
-
-
-def class_file(
-    pdf: bytes,
-    fonts: Fonts,
-    copies: Sequence[Sequence[Sequence[str]]],
-    title: str,
-    duplex: bool = False,
-) -> bytes:
-    """A PDF of a skeleton's pages (`pdf`: for a form, its print copy without fields) once per
-    copy, each with its own operators (bpquiz.sheets.stamping.stamp.page_ops) written over them.
-    All copies share the skeleton's objects and the fonts, so a class file is hardly bigger than
-    the sum of its texts. With `duplex`, a copy with an odd number of pages is followed by a blank
-    page."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (
-        ArrayObject,
-        DictionaryObject,
-        NameObject,
-        NumberObject,
-        StreamObject,
-        TextStringObject,
-    )
-
-    writer: Any = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    root = writer._root_object
-    for key in ("/Outlines", "/PageMode", "/Names", "/OpenAction"):
-        root.pop(NameObject(key), None)
-    tree = writer._pages.get_object()
-    originals = [page.get_object() for page in tree["/Kids"]]
-    save_ref = _add_fonts(writer, fonts, originals)
-    kids = ArrayObject()
-    for copy in copies:
-        for page, ops in zip(originals, copy, strict=True):
-            new = DictionaryObject(page)
-            contents = page.raw_get("/Contents")
-            old = list(contents) if isinstance(contents, ArrayObject) else [contents]
-            if ops:
-                stream = StreamObject()
-                stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-                stream._data = _page_text(float(page["/MediaBox"][3]), ops)
-                old = [save_ref, *old, writer._add_object(stream)]
-            new[NameObject("/Contents")] = ArrayObject(old)
-            kids.append(writer._add_object(new))
-        if duplex and len(originals) % 2:
-            blank = DictionaryObject(
-                {
-                    NameObject("/Type"): NameObject("/Page"),
-                    NameObject("/Parent"): tree.indirect_reference,
-                    NameObject("/MediaBox"): originals[-1]["/MediaBox"],
-                    NameObject("/Resources"): DictionaryObject(),
-                }
-            )
-            kids.append(writer._add_object(blank))
-    for page in originals:
-        writer._objects[page.indirect_reference.idnum - 1] = None
-    tree[NameObject("/Kids")] = kids
-    tree[NameObject("/Count")] = NumberObject(len(kids))
-    writer.add_metadata({"/Title": TextStringObject(title)})
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()

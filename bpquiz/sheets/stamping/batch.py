@@ -6,18 +6,25 @@
    (for one preset: one per document);
 2. each skeleton: kept from an earlier run (bpquiz.sheets.stamping.cache) or laid out now in a
    worker process, and kept;
-3. each variant's texts stamped into its skeleton, and the class files written; a variant that
-   cannot be stamped exactly is rendered whole (bpquiz.sheets.documents).
+3. each variant's texts stamped into its skeleton, each file handed on as it comes, and the
+   class files written as their copies come (bpquiz.sheets.stamping.classfile), so that memory
+   does not grow with the class; a document that cannot be stamped exactly, for whatever reason,
+   is rendered whole (bpquiz.sheets.documents), and the reason is counted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import os
+import pickle
+import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from bpquiz.exercises.draw import Variant
 from bpquiz.exercises.presets import Settings
@@ -26,55 +33,20 @@ from bpquiz.sheets.context import render_html
 from bpquiz.sheets.documents import Rendered, WholeTask, render_document
 from bpquiz.sheets.options import DOCUMENTS, SheetOptions
 from bpquiz.sheets.stamping import cache
-from bpquiz.sheets.stamping.assemble import assemble, class_file
+from bpquiz.sheets.stamping.assemble import Unstampable, assemble, page_stream
+from bpquiz.sheets.stamping.classfile import ClassWriter, Copy, class_copy, copy_streams
 from bpquiz.sheets.stamping.fonts import Fonts
-from bpquiz.sheets.stamping.layout import Skeleton, SkeletonSpec, Unstampable, build_skeleton
-from bpquiz.sheets.stamping.slots import (
-    Slots,
-    extra_chars,
-    fill_reserves,
-    fill_title,
-    reserves_for,
-)
+from bpquiz.sheets.stamping.layout import Skeleton, SkeletonSpec, build_skeleton
+from bpquiz.sheets.stamping.slots import Group, Slots, StampTexts, fill_reserves, fill_title
 from bpquiz.sheets.stamping.stamp import page_ops
 from bpquiz.sheets.templates import template_roots
-from bpquiz.sheets.variable import SvgText
 from bpquiz.sheets.workers import chunks, default_jobs, in_workers
 
 SMALL = 4
 """Up to this many variants, texts are stamped in this process: starting workers costs more."""
-
-
-@dataclass(frozen=True)
-class HtmlTask:
-    """Some variants whose skeleton HTML and texts to collect (both documents each)."""
-
-    variants: Sequence[Variant]
-    settings: Settings
-    options: SheetOptions
-    compiled: Any = None
-
-
-@dataclass(frozen=True)
-class VariantTexts:
-    """What one variant stamps into a skeleton."""
-
-    texts: list[str]
-    drawing: list[SvgText]
-    code: str
-
-
-@dataclass(frozen=True)
-class StampTask:
-    """Some variants' texts to stamp into one skeleton."""
-
-    skeleton: Skeleton
-    fonts: Fonts
-    variants: Sequence[VariantTexts]
-
-
-Stamp = tuple[list[list[str]], bytes]
-"""A stamped variant: its page operators (for the class file) and its PDF."""
+STAMP_CHUNK = 16
+"""The most variants one stamping task takes: their files come back together, so this bounds
+the memory of the results under way."""
 
 
 def why(exc: Exception, doing: str) -> str:
@@ -87,9 +59,32 @@ def why(exc: Exception, doing: str) -> str:
     return f"{doing} failed ({type(exc).__name__}{': ' + text if text else ''})"
 
 
-def _skeleton_htmls(task: HtmlTask) -> list[tuple[str, Slots] | str]:
-    """Each variant's skeleton HTML and texts, or why there is none (rendered whole then)."""
-    out: list[tuple[str, Slots] | str] = []
+# --- 1. skeleton HTML and texts -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HtmlTask:
+    """Some variants whose skeleton HTML and texts to collect (both documents each)."""
+
+    variants: Sequence[Variant]
+    settings: Settings
+    options: SheetOptions
+    compiled: Any = None
+
+
+@dataclass
+class HtmlMade:
+    """What an HtmlTask gives back: per variant and document, the digest of its skeleton HTML and
+    its texts (StampTexts, pickled: a fifth of the memory of the objects), or why it has none;
+    and each digest's HTML and what its group needs (Group)."""
+
+    documents: list[tuple[str, bytes] | str] = field(default_factory=list)
+    htmls: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+
+
+def _skeleton_htmls(task: HtmlTask) -> HtmlMade:
+    made = HtmlMade()
     for variant in task.variants:
         for document in DOCUMENTS:
             slots = Slots()
@@ -98,10 +93,16 @@ def _skeleton_htmls(task: HtmlTask) -> list[tuple[str, Slots] | str]:
                     document, variant, task.settings, task.options, slots, task.compiled
                 )
             except Exception as exc:  # e.g. a template filter on a slot: `{{ code|lower }}`
-                out.append(why(exc, "the skeleton HTML"))
+                made.documents.append(why(exc, "the skeleton HTML"))
                 continue
-            out.append((html, slots))
-    return out
+            digest = hashlib.sha256(html.encode()).hexdigest()
+            made.htmls.setdefault(digest, html)
+            made.groups.setdefault(digest, Group()).add(slots)
+            made.documents.append((digest, pickle.dumps(slots.stamped(), protocol=5)))
+    return made
+
+
+# --- 2. skeletons ---------------------------------------------------------------------------
 
 
 def _skeleton(spec: SkeletonSpec) -> tuple[Skeleton, Fonts] | str:
@@ -113,32 +114,68 @@ def _skeleton(spec: SkeletonSpec) -> tuple[Skeleton, Fonts] | str:
         return why(exc, "laying out the skeleton")
 
 
-def _stamp(task: StampTask) -> list[Stamp | str]:
+# --- 3. stamping ----------------------------------------------------------------------------
+
+_SKELETONS: dict[str, tuple[Skeleton, Fonts]] = {}
+"""The skeleton being stamped, by name: forked workers find it here, so that a task carries the
+skeleton's name, not its bytes (each task's arguments wait, pickled, until it runs)."""
+
+
+@dataclass(frozen=True)
+class StampTask:
+    """Some variants' texts to stamp into one skeleton: each its place in the class file, its
+    texts (pickled StampTexts) and its code."""
+
+    skeleton: str | tuple[Skeleton, Fonts]
+    """Its name in _SKELETONS (forked workers), or itself."""
+    variants: Sequence[tuple[int, bytes, str]]
+    class_copies: bool
+    """Make each one's copy for the class file too."""
+    duplex: bool
+
+
+@dataclass(frozen=True)
+class StampedOne:
+    pdf: bytes
+    copy: Copy | None
+
+
+def _stamp(task: StampTask) -> list[StampedOne | str]:
     """Each variant's document stamped into the skeleton, or why it cannot be (render it whole)."""
-    out: list[Stamp | str] = []
-    for variant in task.variants:
+    out: list[StampedOne | str] = []
+    skeleton, fonts = _SKELETONS[task.skeleton] if isinstance(task.skeleton, str) else task.skeleton
+    for index, packed, code in task.variants:
         try:
-            out.append(_stamp_one(task, variant))
+            out.append(_stamp_one(skeleton, fonts, index, pickle.loads(packed), code, task))
         except Exception as exc:
             out.append(why(exc, "stamping"))
     return out
 
 
-def _stamp_one(task: StampTask, variant: VariantTexts) -> Stamp:
-    skeleton = task.skeleton
-    ops = page_ops(skeleton, task.fonts, variant.texts, variant.drawing)
-    title = fill_title(skeleton.title, dict(enumerate(variant.texts)))
-    if skeleton.printed is None:
-        return ops, assemble(skeleton.template, ops, title)
-    # a form carries its code in a field and in the document information
-    info = {VARIANT_INFO: variant.code}
-    return ops, assemble(skeleton.template, ops, title, info, variant.code)
+def _stamp_one(
+    skeleton: Skeleton, fonts: Fonts, index: int, texts: StampTexts, code: str, task: StampTask
+) -> StampedOne:
+    inserts = page_ops(skeleton, fonts, texts.texts, texts.drawing)
+    title = fill_title(skeleton.title, dict(enumerate(texts.texts)))
+    template = skeleton.template
+    streams = [page_stream(cut, inserts) for cut in template.pages]
+    if skeleton.form:  # a form carries its code in a field and in the document information
+        pdf = assemble(template, inserts, title, texts.alt, {VARIANT_INFO: code}, code, streams)
+    else:
+        pdf = assemble(template, inserts, title, texts.alt, streams=streams)
+    copy = None
+    if task.class_copies:
+        # A form's class file copies its print copy, which has content streams of its own.
+        own = copy_streams(skeleton.kit, inserts) if skeleton.form else streams
+        copy = class_copy(skeleton.kit, index, own, texts.alt, task.duplex)
+    return StampedOne(pdf, copy)
 
 
 @dataclass
 class Stamped:
     """A class set's documents (in variant order, sheet then solution) and, where one skeleton
-    served every variant of a document, that document's class file."""
+    served every variant of a document, that document's class file (its bytes; or b"" when it
+    was written to its target as it was made)."""
 
     documents: list[Rendered]
     class_files: dict[str, bytes]
@@ -151,6 +188,31 @@ class Stamped:
         return sum(self.whole.values())
 
 
+class _ClassTarget:
+    """Where a class file is written as its copies come: a `.part` file beside its target,
+    renamed at the end (or in memory, without a target)."""
+
+    def __init__(self, target: Path | None) -> None:
+        self.target = target
+        self.partial = target.with_name(f".{target.name}.part") if target else None
+        self.out: IO[bytes] = open(self.partial, "wb") if self.partial else io.BytesIO()  # noqa: SIM115
+
+    def finish(self) -> bytes:
+        """Its bytes (b"" once written to its target)."""
+        if self.partial is None or self.target is None:
+            return self.out.getvalue() if isinstance(self.out, io.BytesIO) else b""
+        self.out.flush()
+        os.fsync(self.out.fileno())
+        self.out.close()
+        os.replace(self.partial, self.target)
+        return b""
+
+    def drop(self) -> None:
+        self.out.close()
+        if self.partial is not None:
+            self.partial.unlink(missing_ok=True)
+
+
 def stamped_documents(
     variants: Sequence[Variant],
     settings: Settings,
@@ -159,48 +221,55 @@ def stamped_documents(
     progress: Callable[[int, int], None] | None = None,
     duplex: bool = False,
     compiled: Any = None,
+    write: Callable[[Rendered], None] | None = None,
+    class_targets: Mapping[str, Path] | None = None,
 ) -> Stamped:
-    """Every variant's sheet and solution as PDF, laid out once per structure."""
+    """Every variant's sheet and solution as PDF, laid out once per structure.
+
+    With `write`, each document is handed to it as it comes and not kept (its `data` is left
+    empty); with `class_targets`, each class file is written to its path as its copies come."""
     roots = tuple(template_roots(options.templates))
     jobs = max(1, min(jobs or default_jobs(), len(variants)))
     small = len(variants) <= SMALL
 
     # 1. Each variant's skeleton HTML and texts; variants with the same HTML share a skeleton.
     html_tasks = [HtmlTask(part, settings, options, compiled) for part in chunks(variants, jobs)]
-    made = [
-        r
-        for part in in_workers(_skeleton_htmls, html_tasks, 1 if small else jobs, False)
-        for r in part
-    ]
-    slots: dict[tuple[str, int], Slots] = {}
+    texts: dict[tuple[str, int], bytes] = {}
+    htmls: dict[str, str] = {}
+    gathered: dict[str, Group] = {}
     groups: dict[tuple[str, str], list[int]] = {}
     whole: list[tuple[str, int]] = []
     reasons: Counter[str] = Counter()
-    for k, made_one in enumerate(made):
-        index, which = divmod(k, len(DOCUMENTS))
-        if isinstance(made_one, str):
-            whole.append((DOCUMENTS[which], index))
-            reasons[made_one] += 1
-            continue
-        html, variant_slots = made_one
-        slots[DOCUMENTS[which], index] = variant_slots
-        groups.setdefault((DOCUMENTS[which], html), []).append(index)
+    k = 0
+    for made in in_workers(_skeleton_htmls, html_tasks, 1 if small else jobs, False):
+        for digest, html in made.htmls.items():
+            htmls.setdefault(digest, html)
+        for digest, group in made.groups.items():
+            gathered.setdefault(digest, Group()).merge(group)
+        for made_one in made.documents:
+            index, which = divmod(k, len(DOCUMENTS))
+            k += 1
+            if isinstance(made_one, str):
+                whole.append((DOCUMENTS[which], index))
+                reasons[made_one] += 1
+                continue
+            digest, packed = made_one
+            texts[DOCUMENTS[which], index] = packed
+            groups.setdefault((DOCUMENTS[which], digest), []).append(index)
 
     # 2. Each group's skeleton: kept from an earlier run, or laid out now (and kept).
     specs: list[tuple[str, SkeletonSpec]] = []
-    for (document, html), members in groups.items():
-        group = [slots[document, i] for i in members]
-        reserves = reserves_for(group)
-        every = [t for g in group for t in g.texts] + reserves
-        every += [item.text for g in group for item in g.drawing]
+    for (document, digest), _members in groups.items():
+        group = gathered[digest]
         spec = SkeletonSpec(
-            html=fill_reserves(html, reserves),
+            html=fill_reserves(htmls[digest], group.reserves()),
             roots=roots,
-            extra=extra_chars(every),
+            extra=group.extra(),
             forms=options.fillable and document == "sheet",
-            open_slots=frozenset(k for k, kind in enumerate(group[0].kinds) if kind == "open"),
+            open_slots=frozenset(k for k, kind in enumerate(group.kinds) if kind == "open"),
         )
         specs.append((cache.key(spec), spec))
+    del htmls, gathered
     built: dict[str, tuple[Skeleton, Fonts] | str | None] = {
         name: cache.load(name) for name, _ in specs
     }
@@ -212,7 +281,7 @@ def stamped_documents(
         if not isinstance(made_skeleton, str):
             cache.store(name, *made_skeleton)
 
-    # 3. Each variant stamped into its skeleton, the class files written; the rest rendered whole.
+    # 3. Each variant stamped into its skeleton, the class files written as the copies come.
     done: dict[tuple[str, int], Rendered] = {}
     class_files: dict[str, bytes] = {}
     stamped = 0
@@ -222,63 +291,62 @@ def stamped_documents(
             whole.extend((document, i) for i in members)
             reasons[result or "no skeleton"] += len(members)
             continue
-        skeleton, fonts = result
-        parts = chunks(members, jobs)
-        stamp_tasks = [
+        skeleton = result[0]
+        whole_class = len(members) == len(variants) > 1
+        target = _ClassTarget((class_targets or {}).get(document)) if whole_class else None
+        writer = ClassWriter(skeleton.kit, target.out) if target else None
+        _SKELETONS.clear()
+        _SKELETONS[name] = result
+        # Forked workers (Linux: bpquiz.sheets.workers) find it in _SKELETONS; others are sent it.
+        shared: str | tuple[Skeleton, Fonts] = name if sys.platform.startswith("linux") else result
+        parts = chunks(list(enumerate(members)), jobs, STAMP_CHUNK)
+        tasks = [
             StampTask(
-                skeleton,
-                fonts,
-                [
-                    VariantTexts(
-                        slots[document, i].texts, slots[document, i].drawing, variants[i].code
-                    )
-                    for i in part
-                ],
+                shared,
+                [(k, texts[document, i], variants[i].code) for k, i in part],
+                writer is not None,
+                duplex,
             )
             for part in parts
         ]
-        copies: list[list[list[str]]] = []
-        results = in_workers(_stamp, stamp_tasks, 1 if small else jobs, False)
+        results = in_workers(_stamp, tasks, 1 if small else jobs, False)
         for part, part_results in zip(parts, results, strict=True):
-            for i, stamped_one in zip(part, part_results, strict=True):
+            for (_, i), stamped_one in zip(part, part_results, strict=True):
                 if isinstance(stamped_one, str):
                     whole.append((document, i))
                     reasons[stamped_one] += 1
+                    writer = None  # the class file will be joined from the students' files
                     continue
-                ops, pdf = stamped_one
-                copies.append(ops)
-                done[document, i] = Rendered(variants[i].code, document, pdf, skeleton.pages)
+                if writer is not None and stamped_one.copy is not None:
+                    writer.add(stamped_one.copy)
+                rendered = Rendered(variants[i].code, document, stamped_one.pdf, skeleton.pages)
+                if write is not None:
+                    write(rendered)
+                    rendered = dataclasses.replace(rendered, data=b"")
+                done[document, i] = rendered
                 stamped += 1
                 if progress:
                     progress(stamped // len(DOCUMENTS), len(variants))
-        if len(variants) == 1:
-            continue
-        if len(members) == len(variants) and len(copies) == len(variants):
-            title = fill_title(skeleton.title, {})
-            with suppress(Exception):  # else joined from the students' files (render_exam)
-                class_files[document] = class_file(
-                    skeleton.print_copy, fonts, copies, title, duplex
-                )
-        elif skeleton.printed is not None:
-            # The class file will be joined from each student's print copy.
-            for i in members:
-                if (document, i) in done:
-                    title = fill_title(skeleton.title, dict(enumerate(slots[document, i].texts)))
-                    try:
-                        printed = class_file(skeleton.print_copy, fonts, [copies.pop(0)], title)
-                    except Exception as exc:
-                        del done[document, i]
-                        whole.append((document, i))
-                        reasons[why(exc, "writing the print copy")] += 1
-                        continue
-                    done[document, i] = dataclasses.replace(done[document, i], printed=printed)
+        _SKELETONS.clear()
+        if target is not None:
+            if writer is None:
+                target.drop()
+            else:
+                try:
+                    writer.close(fill_title(skeleton.title, {}))
+                    class_files[document] = target.finish()
+                except Exception:  # joined from the students' files instead (render_exam)
+                    target.drop()
+
     whole_tasks = [
-        WholeTask(d, variants[i], settings, options, "pdf", True, compiled)
-        for d, i in sorted(whole)
+        WholeTask(d, variants[i], settings, options, "pdf", compiled) for d, i in sorted(whole)
     ]
     for (d, i), rendered in zip(
         sorted(whole), in_workers(render_document, whole_tasks, jobs), strict=True
     ):
+        if write is not None:
+            write(rendered)
+            rendered = dataclasses.replace(rendered, data=b"")
         done[d, i] = rendered
     documents = [done[d, i] for i in range(len(variants)) for d in DOCUMENTS]
     return Stamped(documents, class_files, reasons)

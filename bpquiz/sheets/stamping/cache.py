@@ -29,11 +29,12 @@ import jinja2
 from jinja2.bccache import Bucket
 
 import bpquiz
-from bpquiz.sheets.stamping.assemble import Template
+from bpquiz.sheets.stamping.assemble import PageCut, Template
+from bpquiz.sheets.stamping.classfile import ClassKit
 from bpquiz.sheets.stamping.fonts import Face, Fonts, Glyphs
 from bpquiz.sheets.stamping.layout import Drawing, Place, Skeleton, SkeletonSpec
 
-FORMAT = 8
+FORMAT = 9
 """Bump when the entry format or the way skeletons are made changes."""
 KEEP = 64
 """Entries kept; the least recently used beyond that are removed."""
@@ -88,6 +89,7 @@ def key(spec: SkeletonSpec) -> str:
         FORMAT,
         bpquiz.__version__,
         version("weasyprint"),
+        version("pydyf"),  # WeasyPrint writes the skeleton with it
         version("pypdf"),
         spec.html,
         _files_digest(spec.roots),
@@ -112,24 +114,22 @@ def load(name: str) -> tuple[Skeleton, Fonts] | None:
         for file, digest in meta["sha256"].items():
             if hashlib.sha256((entry / file).read_bytes()).hexdigest() != digest:
                 raise ValueError(f"{file} was changed")
-        printed = entry / "printed.pdf"
+        files = {file: (entry / file).read_bytes() for file in meta["sha256"]}
         skeleton = Skeleton(
-            pdf=(entry / "skeleton.pdf").read_bytes(),
-            printed=printed.read_bytes() if printed.is_file() else None,
+            form=meta["form"],
+            template=Template(**_from_json(meta["template"], files)),
+            kit=ClassKit(**_from_json(meta["kit"], files)),
             places=tuple(_place(p) for p in meta["places"]),
             drawing=Drawing(*meta["drawing"]) if meta["drawing"] else None,
             pages=meta["pages"],
             title=meta["title"],
             open=frozenset(meta["open"]),
-            template=_template(meta["template"], (entry / "template.pdf").read_bytes()),
         )
         fonts = Fonts(
-            pdf=(entry / "fonts.pdf").read_bytes(),
             faces={
                 _face(face): Glyphs({ch: (n, cid, w) for ch, (n, cid, w) in glyphs.items()})
                 for face, glyphs in meta["faces"]
             },
-            resources={name: (page, k) for name, (page, k) in meta["resources"].items()},
         )
     except (OSError, ValueError, KeyError, TypeError):
         shutil.rmtree(entry, ignore_errors=True)  # a damaged entry is made again
@@ -145,27 +145,22 @@ def store(name: str, skeleton: Skeleton, fonts: Fonts) -> None:
     where = folder()
     if where is None:
         return
+    files: dict[str, bytes] = {}
     meta: dict[str, Any] = {
         "key": name,
+        "form": skeleton.form,
+        "template": _to_json(vars(skeleton.template), "template", files),
+        "kit": _to_json(vars(skeleton.kit), "kit", files),
         "places": [_place_json(p) for p in skeleton.places],
         "drawing": list(vars(skeleton.drawing).values()) if skeleton.drawing else None,
         "pages": skeleton.pages,
         "title": skeleton.title,
         "open": sorted(skeleton.open),
-        "template": _template_json(skeleton.template),
         "faces": [
             [_face_json(face), {ch: list(g) for ch, g in glyphs.chars.items()}]
             for face, glyphs in sorted(fonts.faces.items(), key=lambda item: repr(item[0]))
         ],
-        "resources": {name: list(v) for name, v in fonts.resources.items()},
     }
-    files = {
-        "skeleton.pdf": skeleton.pdf,
-        "fonts.pdf": fonts.pdf,
-        "template.pdf": skeleton.template.head,
-    }
-    if skeleton.printed is not None:
-        files["printed.pdf"] = skeleton.printed
     # Each file's digest: an entry whose files were changed or mixed up is made again.
     meta["sha256"] = {file: hashlib.sha256(data).hexdigest() for file, data in files.items()}
     work = None
@@ -195,25 +190,33 @@ def _prune(where: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _template_json(template: Template) -> dict[str, object]:
-    fields = {k: v for k, v in vars(template).items() if k not in ("head", "field")}
-    fields["field"] = (
-        [template.field[0], template.field[1].decode("latin-1")] if template.field else None
-    )
-    return fields
+def _to_json(value: Any, path: str, files: dict[str, bytes]) -> Any:
+    """A template's or kit's fields as JSON: bytes go to a file of their own (named by `path`),
+    page cuts are marked as such."""
+    if isinstance(value, bytes):
+        files[path] = value
+        return {"file": path}
+    if isinstance(value, PageCut):
+        return {"cut": {k: _to_json(v, f"{path}.{k}", files) for k, v in vars(value).items()}}
+    if isinstance(value, dict):
+        return {k: _to_json(v, f"{path}.{k}", files) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_to_json(v, f"{path}.{k}", files) for k, v in enumerate(value)]
+    return value
 
 
-def _template(data: dict, head: bytes) -> Template:
-    field = data.pop("field")
-    return Template(
-        head=head,
-        offsets=tuple(tuple(pair) for pair in data.pop("offsets")),
-        streams=tuple(data.pop("streams")),
-        heights=tuple(data.pop("heights")),
-        info_base=tuple(tuple(pair) for pair in data.pop("info_base")),
-        field=(field[0], field[1].encode("latin-1")) if field else None,
-        **data,
-    )
+def _json_value(value: Any, files: dict[str, bytes]) -> Any:
+    if isinstance(value, dict) and set(value) == {"file"}:
+        return files[value["file"]]
+    if isinstance(value, dict) and set(value) == {"cut"}:
+        return PageCut(**{k: _json_value(v, files) for k, v in value["cut"].items()})
+    if isinstance(value, list):
+        return tuple(_json_value(v, files) for v in value)
+    return value
+
+
+def _from_json(data: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+    return {k: _json_value(v, files) for k, v in data.items()}
 
 
 def _face_json(face: Face) -> list[object]:

@@ -1,18 +1,16 @@
 """Fonts for the stamped texts: the very fonts (and subsets) WeasyPrint chose for each slot.
 
-`font_document` has WeasyPrint render every character the stamped texts may use, in every face
-their slots use, and reads back each glyph's font, id and width (with pypdf), so that a stamped
-text is set exactly as WeasyPrint would set it.
+`font_pages_html` is a page per face with every character the stamped texts may use; WeasyPrint
+writes those pages with the skeleton, and `read_glyphs` reads back each glyph's font, id and
+width (with pypdf), so that a stamped text is set exactly as WeasyPrint would set it.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from typing import Any
 
 
@@ -49,12 +47,9 @@ class Glyphs:
 
 @dataclass
 class Fonts:
-    """The fonts of a font document: its PDF (for copying the font objects) and each face's glyphs."""
+    """Each face's glyphs, in fonts of the skeleton's own PDF (its font pages)."""
 
-    pdf: bytes
     faces: dict[Face, Glyphs]
-    resources: dict[str, tuple[int, str]]
-    """Resource name → (page of the font document, its font key there)."""
 
     def width(self, face: Face, size: float, text: str) -> float | None:
         """The advance of `text` in px, or None when a character has no glyph."""
@@ -67,12 +62,10 @@ class Fonts:
         return total * size / 1000
 
 
-def font_document(chars: Mapping[Face, set[str]], roots: Sequence[Path]) -> Fonts:
-    """Render every face's characters, a page a face, and read back each glyph's font and id."""
-    from pypdf import PdfReader
-
-    from bpquiz.sheets.pdf import render_document
-
+def font_pages_html(chars: Mapping[Face, set[str]]) -> tuple[str, list[Face]]:
+    """A document of a page per face holding its characters, and the faces in page order. It is
+    written together with the skeleton (bpquiz.sheets.stamping.layout), so that each font is
+    embedded once, subset for the skeleton's text and the stamped texts alike."""
     faces = sorted(chars, key=repr)
     body = "".join(
         f'<p style="{face.css()}; font-size: 10px; white-space: pre; break-after: page; '
@@ -80,27 +73,24 @@ def font_document(chars: Mapping[Face, set[str]], roots: Sequence[Path]) -> Font
         f"{escape(''.join(sorted(chars[face] | {' '})), quote=False)}</p>"
         for face in faces
     )
-    document = render_document(f"<!DOCTYPE html><html><body>{body}</body></html>", roots)
-    pdf = document.write_pdf()
-    reader = PdfReader(io.BytesIO(pdf))
+    return f'<!DOCTYPE html><html lang="en"><body>{body}</body></html>', faces
+
+
+def read_glyphs(pages: Sequence[Any], faces: Sequence[Face]) -> Fonts:
+    """Each face's glyphs from its font page (pypdf pages): the fonts its text uses there."""
     found: dict[Face, Glyphs] = {}
-    resources: dict[str, tuple[int, str]] = {}
-    pages: list[Any] = list(reader.pages)  # pypdf's objects are dynamically typed
-    for number, (face, page) in enumerate(zip(faces, pages, strict=True)):
+    for face, page in zip(faces, pages, strict=True):
         table: dict[str, tuple[str, int, float]] = {}
         # The pages share one resource dictionary: a page's own fonts are those its text uses.
         used = sorted(set(re.findall(rb"/(\S+) [\d.]+ Tf", page.get_contents().get_data())))
-        for key in (f"/{name.decode()}" for name in used):
-            ref = page["/Resources"]["/Font"].raw_get(key)
-            name = f"BQ{number}{key.lstrip('/')}"
-            resources[name] = (number, key)
-            font = ref.get_object()
+        for name in (n.decode() for n in used):
+            font = page["/Resources"]["/Font"][f"/{name}"].get_object()
             widths = _widths(font["/DescendantFonts"][0].get_object()["/W"])
             for cid, text in _to_unicode(font["/ToUnicode"].get_object().get_data()).items():
                 if len(text) == 1 and text not in table:
                     table[text] = (name, cid, widths.get(cid, 0.0))
         found[face] = Glyphs(table)
-    return Fonts(pdf, found, resources)
+    return Fonts(found)
 
 
 def _widths(array: Sequence[Any]) -> dict[int, float]:

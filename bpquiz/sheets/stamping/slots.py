@@ -17,6 +17,7 @@ from html import escape
 
 from markupsafe import Markup
 
+from bpquiz.sheets.stamping.assemble import ALT_MARK
 from bpquiz.sheets.variable import SvgText, Texts, estimated_width, room_for
 
 MARK = "\u2063"
@@ -61,6 +62,8 @@ class Slots(Texts):
     reserves: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     drawing: list[SvgText] = field(default_factory=list)
+    alt: str = ""
+    """The drawing's alternative text (written into its Figure element per variant)."""
 
     laid_out_once = True
 
@@ -72,6 +75,74 @@ class Slots(Texts):
 
     def draw(self, item: SvgText) -> None:
         self.drawing.append(item)
+
+    def describe(self, text: str) -> str:
+        self.alt = text
+        return ALT_MARK
+
+    def stamped(self) -> StampTexts:
+        """What stamping needs of these slots: the texts, the drawing's texts and its words."""
+        return StampTexts(tuple(self.texts), tuple(self.drawing), self.alt)
+
+
+@dataclass(frozen=True)
+class StampTexts:
+    """One variant's texts for one skeleton (a class set keeps these, not its Slots)."""
+
+    texts: tuple[str, ...]
+    drawing: tuple[SvgText, ...]
+    alt: str
+
+
+@dataclass
+class Group:
+    """What the skeleton of a group of variants needs from their slots, gathered a variant at a
+    time, so that a class set keeps each variant's texts and not its slots: the widest reserve
+    per slot (as `reserves_for`), the slots' kinds, and every character the texts use."""
+
+    kinds: list[str] = field(default_factory=list)
+    widest: list[str | None] = field(default_factory=list)
+    chars: set[str] = field(default_factory=set)
+    count: int = 0
+
+    def add(self, slots: Slots) -> None:
+        if not self.count:
+            self.kinds = list(slots.kinds)
+            self.widest = [None] * len(slots.kinds)
+        self.count += 1
+        for k, (kind, text) in enumerate(zip(self.kinds, slots.reserves, strict=True)):
+            if kind == "name" and estimated_width(text) > NAME_ROOM:
+                continue
+            best = self.widest[k]
+            if best is None or estimated_width(text) > estimated_width(best):
+                self.widest[k] = text
+        for text in [*slots.texts, *slots.reserves, *(item.text for item in slots.drawing)]:
+            self.chars.update(text)
+
+    def merge(self, later: Group) -> None:
+        """Add a later part of the same group (its variants come after this one's)."""
+        if not self.count:
+            self.kinds, self.widest = later.kinds, later.widest
+            self.chars, self.count = later.chars, later.count
+            return
+        self.count += later.count
+        self.chars |= later.chars
+        for k, text in enumerate(later.widest):
+            best = self.widest[k]
+            if text is not None and (best is None or estimated_width(text) > estimated_width(best)):
+                self.widest[k] = text
+
+    def reserves(self) -> list[str]:
+        """The same as `reserves_for` over the group's variants."""
+        out = []
+        for kind, widest in zip(self.kinds, self.widest, strict=True):
+            text = "" if widest is None else widest
+            out.append(text + "W" if kind == "name" and self.count > 1 else text)
+        return out
+
+    def extra(self) -> str:
+        """The characters beyond BASE_CHARS that the group's texts and reserves use."""
+        return "".join(sorted((self.chars | set("".join(self.reserves()))) - BASE_CHARS))
 
 
 def reserves_for(groups: Sequence[Slots]) -> list[str]:

@@ -46,22 +46,21 @@ def _svg_colour(fill: str) -> tuple[float, float, float]:
     return red, green, blue
 
 
+def _colour(rgb: tuple[float, float, float]) -> str:
+    return " ".join(pdf_number(c) for c in rgb) + " rg "
+
+
 def page_ops(
     skeleton: Skeleton, fonts: Fonts, texts: Sequence[str], drawing: Sequence[SvgText]
-) -> list[list[str]]:
-    """Per page, the PDF operators that write a variant's texts into the skeleton.
+) -> list[str]:
+    """The PDF operators that write a variant's texts into the skeleton: one string per place
+    (`skeleton.places`), drawn inside that slot's marked content, and last the drawing's texts,
+    drawn at the end of the drawing's (index DRAWING, −1).
 
     Raises Unstampable when a text needs shaping, has a character without a glyph, or is wider
     than its slot.
     """
-    pages: list[list[str]] = [[] for _ in range(skeleton.pages)]
-    colour: list[tuple[float, float, float] | None] = [None] * skeleton.pages
-
-    def put(page: int, rgb: tuple[float, float, float], ops: str) -> None:
-        if colour[page] != rgb:
-            pages[page].append(" ".join(pdf_number(c) for c in rgb) + " rg")
-            colour[page] = rgb
-        pages[page].append(ops)
+    inserts: list[str] = []
 
     previous: Place | None = None
     unused = 0.0
@@ -69,10 +68,10 @@ def page_ops(
     for place in skeleton.places:
         text = texts[place.slot]
         if not simple(text):
-            raise Unstampable(f"slot {place.slot} needs text shaping")
+            raise Unstampable(f"{text!r} needs text shaping")
         width = fonts.width(place.face, place.size, text)
         if width is None:
-            raise Unstampable(f"slot {place.slot} has a character without a glyph")
+            raise Unstampable(f"{text!r} has a character that no font of its slot has")
         # A slot right after another on the same line moves up to that one's text.
         follows = (
             previous is not None
@@ -97,12 +96,15 @@ def page_ops(
             else min(place.left + place.width, place.limit)
         )
         if x + width > end + FIT:
-            raise Unstampable(f"slot {place.slot} does not fit")
+            raise Unstampable(f"{text!r} is wider than the room reserved for it")
         previous = place
-        if text:
-            ops = _text_ops(fonts, place.face, place.size, x, place.baseline, text)
-            put(place.page, place.color, ops)
+        inserts.append(
+            _colour(place.color) + _text_ops(fonts, place.face, place.size, x, place.baseline, text)
+            if text
+            else ""
+        )
     where = skeleton.drawing
+    ops = []
     for item in drawing:
         if where is None:
             raise Unstampable("the skeleton has no drawing")
@@ -119,5 +121,6 @@ def page_ops(
             - {"middle": width / 2, "end": width}.get(item.anchor, 0.0)
         )
         y = where.top + item.y * where.scale
-        put(where.page, _svg_colour(item.fill), _text_ops(fonts, face, size, x, y, item.text))
-    return pages
+        ops.append(_colour(_svg_colour(item.fill)) + _text_ops(fonts, face, size, x, y, item.text))
+    inserts.append("\n".join(ops))
+    return inserts
