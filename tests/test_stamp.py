@@ -149,7 +149,7 @@ def classic_set() -> dict:
 def test_every_classic_variant_is_stamped(classic_set: dict) -> None:
     stamped = classic_set["stamped"]
     assert stamped.rendered_whole == 0
-    assert set(stamped.class_files) == set(DOCUMENTS)
+    assert set(stamped.class_files) == set(DOCUMENTS) and stamped.notes == []
 
 
 def test_stamped_files_hold_the_same_words_as_whole_rendering(classic_set, tmp_path) -> None:

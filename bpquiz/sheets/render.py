@@ -90,6 +90,7 @@ def render_exam(
             files.warnings.append(
                 f"{count} document{'s' * (count != 1)} rendered whole, not stamped: {reason}"
             )
+        files.warnings.extend(f"{note}; joined from the students' files" for note in stamped.notes)
     else:  # HTML takes milliseconds a document, here in this process
         for variant in variants:
             for document in DOCUMENTS:

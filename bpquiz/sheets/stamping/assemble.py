@@ -133,9 +133,9 @@ class PageCut:
     """The `cm` operands taking each insert's CTM to stamping's frame."""
 
 
-LEVEL = 1
-"""zlib level of a variant's page contents: 1 compresses a sheet and its solution in ~1 ms
-(level 6 takes 3 ms for 25% less)."""
+LEVEL = 6
+"""zlib level of a variant's page contents: measured on a 100-variant class set, level 6 costs no
+time that shows against level 1 and makes files 4% (a sheet) to 13% (a class file) smaller."""
 
 
 def insert_body(frame: str, ops: str) -> bytes:
@@ -266,6 +266,7 @@ def make_template(
     doc = Pdf.read(pdf)
     fonts = read_glyphs(list(doc.reader.pages)[pages:], faces)
     doc.drop_pages_after(pages)
+    doc.tidy_structure()
     cuts = cut_pages(doc, pages)
     expected = sorted([*range(places), *([DRAWING] if drawing else [])])
     if sorted(key for cut in cuts for key in cut.keys) != expected:

@@ -181,6 +181,8 @@ class Stamped:
     class_files: dict[str, bytes]
     whole: Counter[str] = field(default_factory=Counter)
     """Why documents were rendered whole, not stamped: each reason and how many documents."""
+    notes: list[str] = field(default_factory=list)
+    """Class files that were to be written as their copies came and are joined instead: why."""
 
     @property
     def rendered_whole(self) -> int:
@@ -284,6 +286,7 @@ def stamped_documents(
     # 3. Each variant stamped into its skeleton, the class files written as the copies come.
     done: dict[tuple[str, int], Rendered] = {}
     class_files: dict[str, bytes] = {}
+    notes: list[str] = []
     stamped = 0
     for ((document, _), members), (name, _) in zip(groups.items(), specs, strict=True):
         result = built[name]
@@ -318,7 +321,11 @@ def stamped_documents(
                     writer = None  # the class file will be joined from the students' files
                     continue
                 if writer is not None and stamped_one.copy is not None:
-                    writer.add(stamped_one.copy)
+                    try:
+                        writer.add(stamped_one.copy)
+                    except Exception as exc:
+                        notes.append(f"the {document}s' class file: {why(exc, 'writing it')}")
+                        writer = None
                 rendered = Rendered(variants[i].code, document, stamped_one.pdf, skeleton.pages)
                 if write is not None:
                     write(rendered)
@@ -335,8 +342,9 @@ def stamped_documents(
                 try:
                     writer.close(fill_title(skeleton.title, {}))
                     class_files[document] = target.finish()
-                except Exception:  # joined from the students' files instead (render_exam)
+                except Exception as exc:  # joined from the students' files instead (render_exam)
                     target.drop()
+                    notes.append(f"the {document}s' class file: {why(exc, 'writing it')}")
 
     whole_tasks = [
         WholeTask(d, variants[i], settings, options, "pdf", compiled) for d, i in sorted(whole)
@@ -349,4 +357,4 @@ def stamped_documents(
             rendered = dataclasses.replace(rendered, data=b"")
         done[d, i] = rendered
     documents = [done[d, i] for i in range(len(variants)) for d in DOCUMENTS]
-    return Stamped(documents, class_files, reasons)
+    return Stamped(documents, class_files, reasons, notes)

@@ -24,6 +24,7 @@ from operator import itemgetter
 from typing import IO
 
 from bpquiz.sheets.stamping.assemble import (
+    LEVEL,
     PageCut,
     Unstampable,
     alt_mark,
@@ -45,10 +46,6 @@ from bpquiz.sheets.stamping.objects import (
     trailer,
     xref_stream,
 )
-
-COPY_LEVEL = 6
-"""zlib level of a copy's packed objects (its structure): they are most of a class file's bytes
-and compress a third better than at LEVEL, for under a millisecond a copy."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +115,7 @@ def make_kit(pdf: bytes, pages: int) -> ClassKit:
 
     doc = Pdf.read(pdf)
     doc.drop_pages_after(pages)
+    doc.tidy_structure()
     cuts = cut_pages(doc, pages)
     catalog_ref = doc.reader.trailer.raw_get("/Root")
     catalog = doc.catalog
@@ -278,7 +276,7 @@ def class_copy(kit: ClassKit, index: int, streams: Sequence[bytes], alt: str, du
         b"%d %d" % pair for pair in zip(range(base, base + count), kit.offsets, strict=True)
     )
     header += b"\n"
-    packed = zlib.compress(header + data, COPY_LEVEL)
+    packed = zlib.compress(header + data, LEVEL)
     out = bytearray(
         b"%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\n"
         b"stream\n" % (holder, count, len(header), len(packed))

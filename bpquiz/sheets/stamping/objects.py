@@ -277,3 +277,52 @@ class Pdf:
                 value = self.add(value)
             kept_nums.extend([NumberObject(key), value])
         parent_tree[NameObject("/Nums")] = kept_nums
+
+    def tidy_structure(self) -> None:
+        """Leave out of the structure tree what a screen reader has no use for and a class file
+        would copy for every student: a Span whose only kid is a Span (WeasyPrint nests one per
+        inline box: a slot is three deep) gives way to its kid, and an element with nothing in it
+        (a line break's) goes."""
+        from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+        catalog = self.catalog
+        if "/StructTreeRoot" not in catalog:
+            return
+        kept_as_is = ("/A", "/Alt", "/ActualText", "/Lang", "/ID", "/E", "/C")
+
+        def element(kid: Any) -> bool:
+            return (
+                isinstance(kid, IndirectObject)
+                and isinstance(obj := kid.get_object(), DictionaryObject)
+                and "/S" in obj
+            )
+
+        def visit(ref: Any) -> Any:
+            """The element `ref` tidied: what stands in its place (None: nothing)."""
+            item = ref.get_object()
+            kids: Any = item.get("/K")
+            if not isinstance(kids, ArrayObject):
+                kids = [] if kids is None else [kids]
+            new = ArrayObject()
+            for kid in kids:
+                if element(kid):
+                    kid = visit(kid)
+                    if kid is None:
+                        continue
+                    kid.get_object()[NameObject("/P")] = ref
+                new.append(kid)
+            item[NameObject("/K")] = new
+            if not new and "/Alt" not in item and "/ActualText" not in item:
+                return None
+            lone_span = len(new) == 1 and element(new[0]) and new[0].get_object()["/S"] == "/Span"
+            if item["/S"] == "/Span" and lone_span and not any(k in item for k in kept_as_is):
+                return new[0]
+            return ref
+
+        root = catalog["/StructTreeRoot"].get_object()
+        tops: Any = root["/K"]
+        if not isinstance(tops, ArrayObject):
+            tops = [root.raw_get("/K")]
+        root[NameObject("/K")] = ArrayObject(
+            top for top in (visit(t) for t in tops) if top is not None
+        )
