@@ -302,3 +302,25 @@ def test_small_nets_pack_their_pages_and_footers_hold_together(tmp_path, monkeyp
     assert "Updated weights and biases, layer 1" in pages[-1]  # on the marking table's page
     for page in [*pages_of(sheet), *pages]:
         assert re.search(r"Page \d of \d", page), page[-300:]
+
+
+def test_a_name_no_font_can_print_is_named(tmp_path: Path) -> None:
+    """A roster name with a character no installed font has would print as a box: the teacher
+    is told which student and which character, and what to install."""
+    from bpquiz.sheets.glyphs import covered
+
+    if covered() is None:
+        pytest.skip("needs fontconfig's fc-list")
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\ns1,Ann Lee\ns2,\U00010000ra Bo\ns3,李小龙\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["generate", "--seed", "5", "--roster", str(roster), "--out", str(tmp_path / "out"),
+         "--keys-dir", str(tmp_path / "keys"), "--title", "Quiz \U00013000"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "no installed font" in line]
+    assert len(warnings) == 2, result.stderr
+    assert "U+13000 EGYPTIAN HIEROGLYPH A001) in the title" in warnings[0]
+    assert "U+10000 LINEAR B SYLLABLE B008 A) in the name of student s2" in warnings[1]
+    assert "fonts-noto-cjk" in warnings[1]

@@ -72,7 +72,11 @@ def render_exam(
     class_paths = {d: out_dir / f"{name}-{d}s.pdf" for d in DOCUMENTS}
     class_files: dict[str, bytes] = {}
     if fmt == "pdf":
+        from bpquiz.sheets.glyphs import font_warnings
         from bpquiz.sheets.stamping.batch import stamped_documents
+
+        headers = {"title": options.title, "course": options.course, "date": options.date}
+        files.warnings.extend(font_warnings((v.student for v in variants), headers))
 
         stamped = stamped_documents(
             variants,
