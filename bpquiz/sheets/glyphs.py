@@ -35,11 +35,11 @@ def covered() -> tuple[tuple[int, int], ...] | None:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for token in listed.split():
-        low, _, high = token.partition("-")
+        first, _, last = token.partition("-")
         try:
-            ranges.append((int(low, 16), int(high or low, 16)))
+            ranges.append((int(first, 16), int(last or first, 16)))
         except ValueError:
             continue
     merged: list[tuple[int, int]] = []
