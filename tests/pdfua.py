@@ -1,5 +1,8 @@
-"""A small structural check of a tagged PDF: what PDF/UA-1 asks of content and structure that a
-stamped file could get wrong. Not a validator."""
+"""A small structural check of a tagged PDF: what PDF/UA-1 asks of content and structure that
+bpquiz's files could get wrong (a stamped file's numbers outside their slots, a class file's
+copies sharing structure, page furniture left out of the tree, a drawing without alternative
+text, form fields without a tooltip or outside the structure). Not a validator: no veraPDF or
+PAC runs here, and neither knows what the pages should say."""
 
 import io
 
@@ -58,6 +61,29 @@ def check(data: bytes) -> list[str]:
     texts_outside = 0
     mcids_found = 0
     orphans = []
+    objrs = set()
+    stack = [st["/K"]]
+    while stack:
+        k = stack.pop()
+        obj = k.get_object() if hasattr(k, "get_object") else k
+        if isinstance(obj, ArrayObject):
+            stack.extend(obj)
+        elif isinstance(obj, DictionaryObject):
+            if obj.get("/Type") == "/OBJR":
+                objrs.add(obj.raw_get("/Obj").idnum)
+            elif "/K" in obj:
+                stack.append(obj["/K"])
+    for page in r.pages:
+        for ref in page.get("/Annots", []):
+            annotation = ref.get_object()
+            if annotation.get("/Subtype") != "/Widget":
+                continue
+            if page.get("/Tabs") != "/S":
+                problems.append("a page with fields has no /Tabs /S")
+            if not annotation.get("/TU"):
+                problems.append(f"field {annotation.get('/T')} has no tooltip (/TU)")
+            if "/StructParent" not in annotation or ref.idnum not in objrs:
+                problems.append(f"field {annotation.get('/T')} is not in the structure tree")
     for page in r.pages:
         pg = page.indirect_reference.idnum
         contents = page.get_contents()
