@@ -592,3 +592,41 @@ def test_a_class_file_joined_around_a_document_rendered_whole_is_tagged(tmp_path
             ["pdfinfo", "-struct", str(tmp_path / "out" / name)], capture_output=True, text=True
         ).stdout
         assert parts.count("\n  Part") == 3
+
+
+MEMORY = """
+import resource, sys, tempfile
+from pathlib import Path
+from bpquiz.exercises.draw import customise, make_variants
+from bpquiz.sheets.render import SheetRequest, render_exam
+settings = customise("classic")
+variants = make_variants(settings, 42, int(sys.argv[1]))
+with open("/proc/self/statm") as statm:  # resident pages now: the variants held
+    before = int(statm.read().split()[1]) * resource.getpagesize() // 1024
+with tempfile.TemporaryDirectory() as out:
+    files = render_exam(variants, settings, SheetRequest(jobs=2), Path(out), "class")
+    assert files.class_sheets and files.class_sheets.stat().st_size > 0
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux's /proc")
+def test_memory_does_not_grow_with_the_class(tmp_path: Path) -> None:
+    """Class files are written as their copies come and every file as it is stamped: the main
+    process keeps a few numbers per student, and what it adds while rendering 200 students is
+    what it adds for 40 (the variants themselves, drawn before, are not counted). Before, it kept
+    every file and copy: ~430 kB a student, 69 MB more for these 160."""
+    import sys
+
+    env = {**os.environ, "BPQUIZ_CACHE": str(tmp_path / "cache")}
+
+    def added_kb(count: int) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", MEMORY, str(count)],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return int(done.stdout.split()[-1])
+
+    added_kb(200)  # lays the skeletons out, and keeps them
+    small, large = added_kb(40), added_kb(200)
+    assert large < small + 8_000, (small, large)  # kB: measured 0.7 MB more (40 kB a student)

@@ -6,13 +6,13 @@ This module imports WeasyPrint at the top, so only the rendering code path impor
 from __future__ import annotations
 
 import ctypes.util
-import html
 import io
 import logging
 import re
 import sys
 from collections.abc import Sequence
 from functools import cache
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -424,7 +424,7 @@ def join_pdfs(files: Sequence[Path], duplex: bool = False) -> bytes:
             xml = source_catalog["/Metadata"].get_object().get_data()
             xml = re.sub(
                 rb"(<dc:title><rdf:Alt><rdf:li[^>]*>).*?(</rdf:li>)",
-                lambda m: m[1] + html.escape(title, quote=False).encode() + m[2],
+                lambda m: m[1] + escape(title, quote=False).encode() + m[2],
                 xml,
                 flags=re.S,
             )

@@ -20,6 +20,7 @@ import io
 import os
 import pickle
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,10 +67,17 @@ def why(exc: Exception, doing: str) -> str:
 class HtmlTask:
     """Some variants whose skeleton HTML and texts to collect (both documents each)."""
 
-    variants: Sequence[Variant]
+    variants: Sequence[Variant] | range
+    """The variants, or (forked workers) their places in _VARIANTS."""
     settings: Settings
     options: SheetOptions
     compiled: Any = None
+
+
+_VARIANTS: Sequence[Variant] = ()
+"""The class set's variants: forked workers find them here rather than have them sent. Sending
+a Variant pickles it, and pickling gives each of its thousands of small objects a __dict__ of
+its own (CPython 3.11+), which the main process then keeps: ~40 kB a variant."""
 
 
 @dataclass
@@ -85,7 +93,8 @@ class HtmlMade:
 
 def _skeleton_htmls(task: HtmlTask) -> HtmlMade:
     made = HtmlMade()
-    for variant in task.variants:
+    variants = task.variants
+    for variant in (_VARIANTS[i] for i in variants) if isinstance(variants, range) else variants:
         for document in DOCUMENTS:
             slots = Slots()
             try:
@@ -121,14 +130,35 @@ _SKELETONS: dict[str, tuple[Skeleton, Fonts]] = {}
 skeleton's name, not its bytes (each task's arguments wait, pickled, until it runs)."""
 
 
+class _Spill:
+    """Each document's texts (pickled StampTexts), kept in a temporary file between the phases,
+    not in memory: a class set keeps two numbers per document."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "texts"
+        self.file = open(self.path, "wb")  # noqa: SIM115 (closed by `close`)
+        self.size = 0
+
+    def put(self, packed: bytes) -> tuple[int, int]:
+        self.file.write(packed)
+        self.size += len(packed)
+        return self.size - len(packed), len(packed)
+
+    def close(self) -> None:
+        self.file.close()
+
+
 @dataclass(frozen=True)
 class StampTask:
-    """Some variants' texts to stamp into one skeleton: each its place in the class file, its
-    texts (pickled StampTexts) and its code."""
+    """Some variants' texts to stamp into one skeleton: each its place in the class file, where
+    its texts are in `texts` (offset, length: pickled StampTexts) and its code."""
 
     skeleton: str | tuple[Skeleton, Fonts]
     """Its name in _SKELETONS (forked workers), or itself."""
-    variants: Sequence[tuple[int, bytes, str]]
+    texts: Path
+    out: Path
+    """Where the stamped files go (see `_stamp`)."""
+    variants: Sequence[tuple[int, tuple[int, int], str]]
     class_copies: bool
     """Make each one's copy for the class file too."""
     duplex: bool
@@ -136,25 +166,42 @@ class StampTask:
 
 @dataclass(frozen=True)
 class StampedOne:
-    pdf: bytes
-    copy: Copy | None
+    """A stamped document: where its PDF and its class-file copy's bytes are in the task's
+    `out` file (offset, length), and the copy's object numbers (its `data` left empty)."""
+
+    pdf: tuple[int, int]
+    copy: tuple[Copy, tuple[int, int]] | None
 
 
 def _stamp(task: StampTask) -> list[StampedOne | str]:
-    """Each variant's document stamped into the skeleton, or why it cannot be (render it whole)."""
-    out: list[StampedOne | str] = []
+    """Each variant's document stamped into the skeleton, or why it cannot be (render it whole).
+
+    The files go into `task.out`, not back through the pool: the main process then reads them a
+    document at a time (big messages between processes grew its memory with the class)."""
+    done: list[StampedOne | str] = []
     skeleton, fonts = _SKELETONS[task.skeleton] if isinstance(task.skeleton, str) else task.skeleton
-    for index, packed, code in task.variants:
-        try:
-            out.append(_stamp_one(skeleton, fonts, index, pickle.loads(packed), code, task))
-        except Exception as exc:
-            out.append(why(exc, "stamping"))
-    return out
+    with task.texts.open("rb") as spilled, task.out.open("wb") as out:
+
+        def put(data: bytes) -> tuple[int, int]:
+            start = out.tell()
+            out.write(data)
+            return start, len(data)
+
+        for index, (offset, length), code in task.variants:
+            try:
+                spilled.seek(offset)
+                texts = pickle.loads(spilled.read(length))
+                pdf, copy = _stamp_one(skeleton, fonts, index, texts, code, task)
+                copied = (dataclasses.replace(copy, data=b""), put(copy.data)) if copy else None
+                done.append(StampedOne(put(pdf), copied))
+            except Exception as exc:
+                done.append(why(exc, "stamping"))
+    return done
 
 
 def _stamp_one(
     skeleton: Skeleton, fonts: Fonts, index: int, texts: StampTexts, code: str, task: StampTask
-) -> StampedOne:
+) -> tuple[bytes, Copy | None]:
     inserts = page_ops(skeleton, fonts, texts.texts, texts.drawing)
     title = fill_title(skeleton.title, dict(enumerate(texts.texts)))
     template = skeleton.template
@@ -168,7 +215,7 @@ def _stamp_one(
         # A form's class file copies its print copy, which has content streams of its own.
         own = copy_streams(skeleton.kit, inserts) if skeleton.form else streams
         copy = class_copy(skeleton.kit, index, own, texts.alt, task.duplex)
-    return StampedOne(pdf, copy)
+    return pdf, copy
 
 
 @dataclass
@@ -230,13 +277,45 @@ def stamped_documents(
 
     With `write`, each document is handed to it as it comes and not kept (its `data` is left
     empty); with `class_targets`, each class file is written to its path as its copies come."""
+    global _VARIANTS
+    with tempfile.TemporaryDirectory(prefix="bpquiz-") as work:
+        try:
+            return _stamped_documents(
+                variants, settings, options, jobs, progress, duplex, compiled, write,
+                class_targets, Path(work),
+            )  # fmt: skip
+        finally:
+            _VARIANTS = ()
+
+
+def _stamped_documents(
+    variants: Sequence[Variant],
+    settings: Settings,
+    options: SheetOptions,
+    jobs: int | None,
+    progress: Callable[[int, int], None] | None,
+    duplex: bool,
+    compiled: Any,
+    write: Callable[[Rendered], None] | None,
+    class_targets: Mapping[str, Path] | None,
+    work: Path,
+) -> Stamped:
     roots = tuple(template_roots(options.templates))
     jobs = max(1, min(jobs or default_jobs(), len(variants)))
     small = len(variants) <= SMALL
 
     # 1. Each variant's skeleton HTML and texts; variants with the same HTML share a skeleton.
-    html_tasks = [HtmlTask(part, settings, options, compiled) for part in chunks(variants, jobs)]
-    texts: dict[tuple[str, int], bytes] = {}
+    global _VARIANTS
+    _VARIANTS = variants
+    forked = sys.platform.startswith("linux")  # as bpquiz.sheets.workers starts its workers
+    html_tasks = []
+    start = 0
+    for piece in chunks(variants, jobs, STAMP_CHUNK):
+        chosen = range(start, start + len(piece)) if forked else piece
+        html_tasks.append(HtmlTask(chosen, settings, options, compiled))
+        start += len(piece)
+    spill = _Spill(work)
+    texts: dict[tuple[str, int], tuple[int, int]] = {}
     htmls: dict[str, str] = {}
     gathered: dict[str, Group] = {}
     groups: dict[tuple[str, str], list[int]] = {}
@@ -256,8 +335,10 @@ def stamped_documents(
                 reasons[made_one] += 1
                 continue
             digest, packed = made_one
-            texts[DOCUMENTS[which], index] = packed
+            texts[DOCUMENTS[which], index] = spill.put(packed)
             groups.setdefault((DOCUMENTS[which], digest), []).append(index)
+
+    spill.close()
 
     # 2. Each group's skeleton: kept from an earlier run, or laid out now (and kept).
     specs: list[tuple[str, SkeletonSpec]] = []
@@ -306,14 +387,17 @@ def stamped_documents(
         tasks = [
             StampTask(
                 shared,
+                spill.path,
+                work / f"stamped-{document}-{n}",
                 [(k, texts[document, i], variants[i].code) for k, i in part],
                 writer is not None,
                 duplex,
             )
-            for part in parts
+            for n, part in enumerate(parts)
         ]
         results = in_workers(_stamp, tasks, 1 if small else jobs, False)
-        for part, part_results in zip(parts, results, strict=True):
+        for task, part, part_results in zip(tasks, parts, results, strict=True):
+            stamped_files = task.out.open("rb")
             for (_, i), stamped_one in zip(part, part_results, strict=True):
                 if isinstance(stamped_one, str):
                     whole.append((document, i))
@@ -321,12 +405,17 @@ def stamped_documents(
                     writer = None  # the class file will be joined from the students' files
                     continue
                 if writer is not None and stamped_one.copy is not None:
+                    copy, (start, length) = stamped_one.copy
                     try:
-                        writer.add(stamped_one.copy)
+                        stamped_files.seek(start)
+                        writer.add(dataclasses.replace(copy, data=stamped_files.read(length)))
                     except Exception as exc:
                         notes.append(f"the {document}s' class file: {why(exc, 'writing it')}")
                         writer = None
-                rendered = Rendered(variants[i].code, document, stamped_one.pdf, skeleton.pages)
+                start, length = stamped_one.pdf
+                stamped_files.seek(start)
+                pdf = stamped_files.read(length)
+                rendered = Rendered(variants[i].code, document, pdf, skeleton.pages)
                 if write is not None:
                     write(rendered)
                     rendered = dataclasses.replace(rendered, data=b"")
@@ -334,6 +423,8 @@ def stamped_documents(
                 stamped += 1
                 if progress:
                     progress(stamped // len(DOCUMENTS), len(variants))
+            stamped_files.close()
+            task.out.unlink()
         _SKELETONS.clear()
         if target is not None:
             if writer is None:
