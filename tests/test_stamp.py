@@ -630,3 +630,16 @@ def test_memory_does_not_grow_with_the_class(tmp_path: Path) -> None:
     added_kb(200)  # lays the skeletons out, and keeps them
     small, large = added_kb(40), added_kb(200)
     assert large < small + 8_000, (small, large)  # kB: measured 0.7 MB more (40 kB a student)
+
+
+def test_a_stamped_file_embeds_each_font_once(classic_set) -> None:
+    """The font pages are written with the skeleton, so a font is embedded once, subset for the
+    skeleton's text and every stamped text alike (before, each came twice)."""
+    for rendered in classic_set["stamped"].documents[:2]:
+        reader = PdfReader(io.BytesIO(rendered.data))
+        names = [
+            str(obj["/FontName"])
+            for n in range(1, int(reader.trailer["/Size"]))
+            if isinstance(obj := _object(reader, n), dict) and obj.get("/Type") == "/FontDescriptor"
+        ]
+        assert names and len(names) == len(set(names)), names

@@ -84,6 +84,10 @@ def _named(chars: Iterable[str]) -> str:
 def font_warnings(students: Iterable[dict[str, str] | None], headers: dict[str, str]) -> list[str]:
     """One warning per student whose name, and per header text (title, course, date) that, has a
     character no installed font has."""
+    students = list(students)
+    texts = [*headers.values(), *(s.get("name", "") for s in students if s)]
+    if all(text.isascii() for text in texts):
+        return []  # no need to ask fontconfig (a subprocess) about what every font has
     warnings = []
     advice = f"install a font that has it (for Chinese, Japanese and Korean: {CJK_FONTS})"
     for what, text in headers.items():
