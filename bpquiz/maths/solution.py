@@ -37,6 +37,12 @@ from bpquiz.maths.step import Step
 
 Builder = Callable[[Variation], list[Expr]]
 
+MAX_VALUE = 1e11
+"""The largest value a quantity may have: a float holds 4 decimals of it exactly."""
+MAX_Z = 1000.0
+"""The largest |z| an activation is taken of: σ(−1000) is about 10^−434, which exact arithmetic
+still writes; σ(−10^5) would need a hundred-thousand-digit fraction."""
+
 
 @dataclass(frozen=True, eq=False)
 class Quantity:
@@ -95,12 +101,28 @@ class Solution:
         self._mistakes: dict[str, tuple[tuple[Mistake, tuple[Expr, ...]], ...]] = {}
         self._examples = range(1, problem.examples + 1)
         self._build()
-        self.values = self.evaluate()
-        bad = [q.id for q in self.computed() if not math.isfinite(self.values[q.id])]
-        if bad:
-            raise SpecError(
-                f"the numbers overflow ({bad[0]} is not finite): use smaller weights or inputs"
-            )
+        try:
+            self.values = self.evaluate()
+        except ArithmeticError:  # e.g. a softmax whose every exponential underflows to 0
+            raise SpecError("the numbers overflow: use smaller weights or inputs") from None
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """SpecError for values no exercise has, before exact arithmetic is tried on them: beyond
+        MAX_VALUE a float no longer holds the decimals a sheet asks for, and an activation of a
+        z beyond MAX_Z needs more digits than exact arithmetic can write."""
+        for q in self.computed():
+            value = self.values[q.id]
+            if not math.isfinite(value):
+                raise SpecError(
+                    f"the numbers overflow ({q.id} is not finite): use smaller weights or inputs"
+                )
+            if abs(value) > MAX_VALUE or (q.kind == "z" and abs(value) > MAX_Z):
+                limit = MAX_Z if abs(value) <= MAX_VALUE else MAX_VALUE
+                raise SpecError(
+                    f"the numbers grow too large ({q.id} is {value:.3g}, beyond ±{limit:g}): "
+                    "use smaller weights, inputs or learning rate"
+                )
 
     # --- building --------------------------------------------------------------------------
     # Each kind of quantity has one builder. Called with RIGHT it gives the real computation;
