@@ -24,9 +24,11 @@ from bpquiz import __version__
 from bpquiz.errors import BpquizError, OptionError
 from bpquiz.exercises.key import DEFAULT_KEYS_DIR
 from bpquiz.exercises.presets import DEFAULT_PRESET
+from bpquiz.files import printable
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: a student's ":x:" is text, not a picture (students' text reaches both consoles).
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class BpquizCommand(TyperCommand):
@@ -38,7 +40,8 @@ class BpquizCommand(TyperCommand):
         except OptionError as exc:
             raise typer.BadParameter(str(exc), ctx=ctx) from None
         except BpquizError as exc:
-            err.print(f"Error: {exc}", markup=False)
+            # A message may name a file a student named: no control character reaches the terminal.
+            err.print(f"Error: {printable(str(exc))}", markup=False)
             raise typer.Exit(code=1) from None
 
 
@@ -525,7 +528,7 @@ def grade(
         jobs=jobs,
     )
     for problem in report.errors:
-        err.print(f"Error: {problem.file}: {problem.error}", markup=False)
+        err.print(f"Error: {printable(problem.file)}: {printable(problem.error)}", markup=False)
     if as_json:
         sys.stdout.write(results_json(report))
     else:
@@ -584,7 +587,7 @@ def main() -> None:
         if os.environ.get("BPQUIZ_DEBUG"):
             raise
         err.print(
-            f"Error: internal error ({exc.__class__.__name__}: {exc}). "
+            f"Error: internal error ({exc.__class__.__name__}: {printable(str(exc))}). "
             "Set BPQUIZ_DEBUG=1 to see the details, and please report it.",
             markup=False,
         )

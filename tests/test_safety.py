@@ -5,14 +5,62 @@ test here (the hostile submissions themselves, measured in a subprocess, are in 
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
 
+from bpquiz.api import generate_exam
 from bpquiz.cli import app
+from bpquiz.exercises.draw import customise
+from bpquiz.files import printable
 
 runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def exam(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Two classic variants (no sheets): the key and each variant's right answers."""
+    root = tmp_path_factory.mktemp("safety")
+    settings = customise("classic")
+    made = generate_exam(
+        settings, 42, 2, name="classic-42", keys_dir=root / "keys", out_dir=root / "exams"
+    )
+    answers = [
+        {
+            q.id: settings.rounding.format(v.solution.values[q.id]).replace("−", "-")
+            for q in v.solution.computed()
+            if q.kind in settings.asked
+        }
+        for v in made.variants
+    ]
+    codes = [v.code for v in made.variants]
+    return SimpleNamespace(root=root, keys=root / "keys", codes=codes, answers=answers)
+
+
+def answers_file(exam, folder: Path, name: str, student: str = "", variant: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    document = {
+        "format": "bpquiz-answers/1",
+        "variant": exam.codes[variant],
+        "student": student,
+        "answers": exam.answers[variant],
+    }
+    path.write_text(json.dumps(document))
+    return path
+
+
+def grade_json(exam, *args: str | Path, keys: Path | None = None) -> tuple[int, dict, str]:
+    result = runner.invoke(
+        app, ["grade", *map(str, args), "--keys", str(keys or exam.keys), "--json"]
+    )
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
 
 SPEC = {
     "layers": [2, 2, 1],
@@ -87,3 +135,116 @@ def test_extreme_specs_are_one_clear_line_quickly(tmp_path, change, message):
         )
         assert message in one_error_line(result)
         assert time.monotonic() - start < 5
+
+
+@pytest.fixture
+def deadline():
+    """A hang (a FIFO opened for reading) fails the test instead of stopping the run."""
+    import signal
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("hung for 60 s")
+
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, before)
+
+
+def test_a_pipe_dev_zero_or_a_huge_file_among_the_keys_is_one_error_each(exam, tmp_path, deadline):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for key in exam.keys.glob("*.json"):
+        (keys / key.name).write_bytes(key.read_bytes())
+    os.mkfifo(keys / "pipe.json")
+    os.symlink("/dev/zero", keys / "zero.json")
+    with open(keys / "huge.json", "wb") as huge:  # 2 GB, sparse: reading it whole took 4 GB
+        huge.truncate(2 << 30)
+    good = answers_file(exam, tmp_path / "subs", "ok.json", "ok")
+    start = time.monotonic()
+    status, doc, _ = grade_json(exam, good, keys=keys)
+    assert time.monotonic() - start < 10
+    assert status == 1 and [r["student"] for r in doc["results"]] == ["ok"]
+    errors = {Path(e["file"]).name: e["error"] for e in doc["errors"]}
+    assert errors["pipe.json"] == "answer key: not a regular file (a pipe or a device)"
+    assert errors["zero.json"] == "answer key: not a regular file (a pipe or a device)"
+    assert errors["huge.json"].startswith("answer key: larger than 64 MiB")
+    # generate reads the keys folder too (for variant codes in use): no hang there either
+    result = runner.invoke(
+        app,
+        ["generate", "--seed", "7", "--keys-dir", str(keys), "--out", str(tmp_path / "o"),
+         "--format", "html"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([["s1", "x" * (130 << 10)]], "not a readable CSV file"),  # a cell over 128 KiB
+        ([["s1", "Zoë " * 10_000]], "line 2: the name is longer than 200 characters"),
+        ([["s" * 300, "Zoë"]], "line 2: the id is longer than 200 characters"),
+        ([["s1", "Zoë\x1b[2J"]], "line 2: the name holds a control character"),
+    ],
+)
+def test_a_roster_beyond_its_limits_is_one_clear_line_quickly(tmp_path, rows, message):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name\n" + "".join(f"{i},{n}\n" for i, n in rows), encoding="utf-8")
+    start = time.monotonic()
+    result = runner.invoke(
+        app,
+        ["generate", "--roster", str(roster), "--keys-dir", str(tmp_path / "k"),
+         "--out", str(tmp_path / "o"), "--format", "html"],
+    )  # fmt: skip
+    assert message in one_error_line(result)
+    assert time.monotonic() - start < 5
+    assert "\x1b" not in result.output
+
+
+# --- control characters: names and file names shown as text -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("s1234", "s1234"),
+        ("Zoë Ångström", "Zoë Ångström"),
+        ("\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),
+        ("a\nError: fake line", "a\\nError: fake line"),
+        ("cr\rover", "cr\\rover"),
+        ("evil\u202etxt.json", "evil\\u202etxt.json"),
+        ("not-utf8-\udcff", "not-utf8-\\udcff"),
+    ],
+)
+def test_printable_shows_control_characters_as_escapes(text, shown):
+    assert printable(text) == shown
+
+
+def test_a_file_name_with_escape_sequences_and_line_breaks_reaches_no_output_raw(exam, tmp_path):
+    folder = tmp_path / "subs"
+    # A blank student: the file name is the student. ESC clears the screen; \n fakes a line.
+    name = "\x1b[2J\x1b[31mx\nError: fake.json"
+    answers_file(exam, folder, name + ".json")
+    answers_file(exam, folder, "bad\x1b]0;title\x07.json").write_text("{")
+    gradebook = tmp_path / "grades.csv"
+    result = runner.invoke(
+        app, ["grade", str(folder), "--keys", str(exam.keys), "--csv", str(gradebook)]
+    )
+    assert result.exit_code == 1
+    for text in (result.stdout, result.stderr, gradebook.read_text()):
+        assert "\x1b" not in text and "\x07" not in text
+    assert "Error: fake.json" not in result.stdout.splitlines()
+    assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
+        f"Error: {folder}/bad\\x1b]0;title\\x07.json: not JSON: Expecting property name "
+        "enclosed in double quotes (line 1, column 2)"
+    ]
+    assert "\\x1b[2J\\x1b[31mx\\nError: fake" in result.stdout
+    assert "\\x1b[2J\\x1b[31mx\\nError: fake" in gradebook.read_text()
+
+
+def test_emoji_codes_in_a_student_id_are_printed_as_typed(exam, tmp_path):
+    path = answers_file(exam, tmp_path, "a.json", student=":x: :smile:")
+    result = runner.invoke(app, ["grade", str(path), "--keys", str(exam.keys)])
+    assert result.exit_code == 0, result.output
+    assert ":x: :smile:" in result.stdout and "❌" not in result.stdout

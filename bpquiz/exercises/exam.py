@@ -14,9 +14,9 @@ from pathlib import Path
 
 from bpquiz.errors import BpquizError
 from bpquiz.exercises.draw import Variant, make_variants
-from bpquiz.exercises.key import ANSWERS_FORMAT, dumps, key_document
+from bpquiz.exercises.key import ANSWERS_FORMAT, MAX_KEY_BYTES, dumps, key_document
 from bpquiz.exercises.presets import Settings
-from bpquiz.files import OutputExists, write_atomic
+from bpquiz.files import OutputExists, Refused, read_limited, write_atomic
 
 
 class ExamError(BpquizError):
@@ -61,8 +61,9 @@ def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: 
         if other.resolve() == key_path.resolve():
             continue
         try:
-            taken = {v.get("variant") for v in json.loads(other.read_text("utf-8"))["variants"]}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            text = read_limited(other, MAX_KEY_BYTES, "an answer key")  # a FIFO: no hang
+            taken = {v.get("variant") for v in json.loads(text)["variants"]}
+        except (Refused, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue  # not a key: grading reports it
         clash = sorted(codes & taken)
         if clash:

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from bpquiz.errors import BpquizError
 from bpquiz.exercises.key import KeyQuantity, KeyVariant
+from bpquiz.files import printable
 from bpquiz.grading.compare import Comparison, Model, right_to_fewer_digits
 from bpquiz.grading.readers.numbers import JsonNumber, NotANumber, parse_number, shown
 from bpquiz.grading.readers.sheet import AnswerSheet
@@ -211,15 +212,16 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
 
 
 def student_of(sheet: AnswerSheet, variant: KeyVariant) -> str:
-    """Who this is: the roster id the variant was drawn for, else the file's, else the file name."""
+    """Who this is: the roster id the variant was drawn for, else the file's, else the file name
+    (any of them made printable: a file name may hold an ESC sequence or a line break)."""
     if variant.student is not None:
         if sheet.student and sheet.student != variant.student:
             raise SheetError(
                 f'the file says student "{sheet.student}", but variant {variant.code} was drawn '
                 f'for "{variant.student}": check who handed it in, then fix "student"'
             )
-        return variant.student
-    return sheet.student or Path(sheet.source).stem
+        return printable(variant.student)
+    return printable(sheet.student or Path(sheet.source).stem)
 
 
 def grade_sheet(
