@@ -6,8 +6,10 @@ in the report's errors. Large classes are graded over worker processes.
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +68,13 @@ ANSWER_SUFFIXES = (".json", ".pdf", ".csv")
 
 
 def answer_files(paths: Iterable[Path]) -> tuple[list[Path], list[GradingError]]:
-    """The files to grade: files as given, folders' answer files (sorted); problems as errors."""
+    """The files to grade: files as given, folders' answer files (sorted); problems as errors.
+
+    Nothing is read here. In a folder, an entry named like an answer file that is not a regular
+    file (a folder, a FIFO, a device, a dangling or looping link) is one error, never a hang or a
+    crash, and a link is followed only to a file in the same folder: a link to /etc/shadow or to
+    another class's folder is an error, and nothing of its target is read. A link is given to the
+    readers as the file it leads to (they never follow one: what was checked is what is read)."""
     files: list[Path] = []
     errors: list[GradingError] = []
     seen: set[Path] = set()
@@ -81,24 +89,66 @@ def answer_files(paths: Iterable[Path]) -> tuple[list[Path], list[GradingError]]
             # One resolve() per folder, not per file: a class folder may hold thousands.
             folder = path.resolve()
             with os.scandir(path) as entries:
-                names = sorted(
-                    e.name
+                found = sorted(
+                    (e.name, e)
                     for e in entries
-                    if e.name.lower().endswith(ANSWER_SUFFIXES)
-                    and not e.name.startswith(".")
-                    and e.is_file()
+                    if e.name.lower().endswith(ANSWER_SUFFIXES) and not e.name.startswith(".")
                 )
-            if not names:
+            if not found:
                 errors.append(
                     GradingError(str(path), "no answer files (*.json, *.pdf, *.csv) in this folder")
                 )
-            for name in names:
-                add(path / name, folder / name)
+            for name, entry in found:
+                problem, resolved = _folder_entry(entry, folder)
+                if problem:
+                    errors.append(GradingError(str(path / name), problem))
+                else:
+                    add(path / resolved.name, resolved)
+        elif path.is_symlink():
+            # Named by the teacher: followed wherever it leads, and read as its target.
+            problem, resolved = _followed(path)
+            if problem:
+                errors.append(GradingError(str(path), problem))
+            else:
+                add(resolved, resolved)
         elif path.exists():
             add(path, path.resolve())
         else:
             errors.append(GradingError(str(path), "no such file or folder"))
     return files, errors
+
+
+def _followed(link: Path) -> tuple[str, Path]:
+    """(why a link can't be followed, or ""; where it leads)."""
+    try:
+        return "", Path(os.path.realpath(link, strict=True))
+    except FileNotFoundError:
+        return "a link to a file that does not exist", link
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link that leads back to itself (a loop of links)", link
+        return f"a link that cannot be followed ({exc.strerror or exc})", link
+
+
+def _folder_entry(entry: os.DirEntry[str], folder: Path) -> tuple[str, Path]:
+    """(why it can't be graded, or ""; its path) for a folder's entry, without reading it and
+    without following a link that leaves the folder."""
+    resolved = folder / entry.name
+    try:
+        if entry.is_symlink():
+            problem, resolved = _followed(resolved)
+            if problem:
+                return problem, resolved
+            if resolved.parent != folder:
+                return "a link to a file outside this folder: not followed", resolved
+        info = os.stat(resolved, follow_symlinks=False)
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})", resolved
+    if stat.S_ISDIR(info.st_mode):
+        return "a folder, not an answer file", resolved
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a pipe or a device): not an answer file", resolved
+    return "", resolved
 
 
 def _grade_one(
