@@ -482,6 +482,10 @@ def grade(
             "(- for the terminal only).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace an existing gradebook, summary or feedback sheets."),
+    ] = False,
 ) -> None:
     """Mark students' answers against the answer key, item by item.
 
@@ -497,18 +501,16 @@ def grade(
     from bpquiz.api import grade as grade_answers
     from bpquiz.files import write_atomic
     from bpquiz.grading.compare import Comparison
+    from bpquiz.grading.outputs import Inputs, check_outputs
     from bpquiz.grading.report import gradebook_csv, print_report, results_json
 
     if key is not None and keys_dir is not None:
         raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
     comparison = Comparison.from_options(atol, rtol, sigfigs, decimals)
-    inputs = [*paths, *([key] if key else [])]
-    if csv_path is not None and (
-        csv_path.suffix.lower() == ".json"
-        or any(p.is_file() and p.resolve() == csv_path.resolve() for p in inputs)
-    ):
+    if csv_path is not None and csv_path.suffix.lower() == ".json":
         raise typer.BadParameter(
-            "the gradebook would overwrite an input: give a new .csv file name", param_hint="--csv"
+            "the gradebook would be read as an answers file: give a .csv file name",
+            param_hint="--csv",
         )
     if (
         summary_path is not None
@@ -518,6 +520,9 @@ def grade(
         raise typer.BadParameter(
             "give a .pdf or .html file name (or - for the terminal only)", param_hint="--summary"
         )
+    inputs = Inputs.of(paths, key, keys_dir or (DEFAULT_KEYS_DIR if key is None else None))
+    summary_file = summary_path if summary_path is not None and str(summary_path) != "-" else None
+    check_outputs(inputs, csv=csv_path, summary=summary_file, feedback=feedback_dir, force=force)
 
     report, keys = grade_answers(
         paths,
@@ -535,18 +540,24 @@ def grade(
         print_report(report, out, details)
     if csv_path is not None:
         try:
-            write_atomic(csv_path, gradebook_csv(report))
+            write_atomic(csv_path, gradebook_csv(report), replace=force)
         except OSError as exc:
             raise BpquizError(f"cannot write {csv_path}: {exc.strerror or exc}") from None
         if not as_json:
             out.print(f"Gradebook: {csv_path}", markup=False)
-    _class_outputs(report, keys, feedback_dir, summary_path, as_json)
+    _class_outputs(report, keys, feedback_dir, summary_path, as_json, force, inputs)
     if not report.ok:
         raise typer.Exit(code=1)
 
 
 def _class_outputs(
-    report: Any, keys: Any, feedback_dir: Path | None, summary: Path | None, quiet: bool
+    report: Any,
+    keys: Any,
+    feedback_dir: Path | None,
+    summary: Path | None,
+    quiet: bool,
+    force: bool,
+    inputs: Any,
 ) -> None:
     """--feedback and --summary: sheets per student, the class analysis (stdout stays JSON-only
     with --json, so the analysis goes to stderr then)."""
@@ -556,7 +567,7 @@ def _class_outputs(
         if feedback_dir is not None:
             from bpquiz.grading.feedback import write_feedback
 
-            written = write_feedback(report, keys, feedback_dir)
+            written = write_feedback(report, keys, feedback_dir, replace=force, inputs=inputs)
             if not quiet:
                 n = len(written)
                 out.print(
@@ -567,7 +578,7 @@ def _class_outputs(
 
             print_summary(class_summary(report), err if quiet else out)
             if str(summary) != "-":
-                write_summary(report, summary)
+                write_summary(report, summary, replace=force)
                 if not quiet:
                     out.print(f"Class analysis: {summary}", markup=False)
     except OSError as exc:

@@ -623,6 +623,8 @@ def test_gradebook_csv_neutralises_and_is_written_atomically(exam, tmp_path):
     gradebook = tmp_path / "out" / "grades.csv"
     write(gradebook, "old report")
     result = invoke(root, str(folder), "--csv", str(gradebook))
+    assert result.exit_code == 1 and "Use --force to replace it" in result.stderr
+    result = invoke(root, str(folder), "--csv", str(gradebook), "--force")
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(gradebook.read_text(encoding="utf-8"))))
     assert rows[0][:5] == ["student", "variant", "score", "max_score", "percent"]

@@ -248,3 +248,86 @@ def test_emoji_codes_in_a_student_id_are_printed_as_typed(exam, tmp_path):
     result = runner.invoke(app, ["grade", str(path), "--keys", str(exam.keys)])
     assert result.exit_code == 0, result.output
     assert ":x: :smile:" in result.stdout and "❌" not in result.stdout
+
+
+# --- grading never overwrites what it reads ------------------------------------------------------
+
+
+@pytest.fixture
+def submissions(exam, tmp_path) -> Path:
+    folder = tmp_path / "subs"
+    answers_file(exam, folder, "alice.json", "alice")
+    answers_file(exam, folder, "bob.json", "bob", variant=1)
+    return folder
+
+
+def grade_cli(exam, *args: str | Path):
+    return runner.invoke(app, ["grade", *map(str, args), "--keys", str(exam.keys)])
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize(
+    ("option", "target", "message"),
+    [
+        ("--csv", "subs/class.csv", "subs/, which is being graded"),  # a student's spreadsheet
+        ("--csv", "subs/new.csv", "subs/, which is being graded"),  # read as one next time
+        ("--summary", "subs/alice.pdf", "subs/, which is being graded"),
+        ("--summary", "subs/../subs/report.pdf", "subs/, which is being graded"),
+        ("--summary", "link-to-subs/report.pdf", "subs/, which is being graded"),
+        ("--csv", "alias.csv", "is being graded"),  # a link to a submitted spreadsheet
+        ("--feedback", "subs", "subs/ is being graded"),
+        ("--feedback", "link-to-subs", "is being graded"),
+    ],
+)
+def test_no_output_may_replace_an_input(exam, submissions, tmp_path, option, target, message):
+    (submissions / "class.csv").write_text("student,variant\n")
+    os.symlink(submissions, tmp_path / "link-to-subs")
+    os.symlink(submissions / "class.csv", tmp_path / "alias.csv")
+    before = contents(submissions)
+    for force in ([], ["--force"]):
+        result = grade_cli(exam, submissions, option, tmp_path / target, *force)
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(result.output.split())
+        assert contents(submissions) == before
+
+
+def test_a_feedback_sheet_never_replaces_a_submission_of_the_same_name(exam, submissions):
+    """The folder is not a graded one, but a file graded from it has a feedback sheet's name."""
+    named = answers_file(exam, submissions.parent / "other", "carol-feedback.pdf")
+    named.write_bytes(b"%PDF-1.7 a student's own sheet")
+    alice = submissions / "alice.json"
+    doc = json.loads(alice.read_text())
+    alice.write_text(json.dumps({**doc, "student": "carol"}))
+    result = grade_cli(exam, alice, named, "--feedback", named.parent)
+    assert result.exit_code == 2
+    assert "carol-feedback.pdf is being graded" in " ".join(result.output.split())
+    assert named.read_bytes() == b"%PDF-1.7 a student's own sheet"
+
+
+def test_an_earlier_gradebook_or_summary_is_replaced_only_with_force(exam, submissions, tmp_path):
+    for option, name in (("--csv", "grades.csv"), ("--summary", "class.html")):
+        path = tmp_path / name
+        path.write_text("last week's")
+        result = grade_cli(exam, submissions, option, path)
+        assert one_error_line(result) == f"Error: {path} already exists. Use --force to replace it."
+        assert path.read_text() == "last week's"
+        result = grade_cli(exam, submissions, option, path, "--force")
+        assert result.exit_code == 0, result.output
+        assert path.read_text() != "last week's"
+
+
+def test_earlier_feedback_sheets_are_replaced_only_with_force(exam, submissions, tmp_path):
+    pytest.importorskip("weasyprint")
+    folder = tmp_path / "feedback"
+    folder.mkdir()
+    (folder / "bob-feedback.pdf").write_bytes(b"last week's")
+    result = grade_cli(exam, submissions, "--feedback", folder)
+    line = one_error_line(result)
+    assert line == f"Error: {folder}/bob-feedback.pdf already exists. Use --force to replace it."
+    assert contents(folder) == {"bob-feedback.pdf": b"last week's"}  # nothing rendered
+    result = grade_cli(exam, submissions, "--feedback", folder, "--force")
+    assert result.exit_code == 0, result.output
+    assert sorted(contents(folder)) == ["alice-feedback.pdf", "bob-feedback.pdf"]

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from bpquiz.files import write_atomic
 from bpquiz.grading.items import Report, Status
+from bpquiz.grading.outputs import refuse_existing
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.sheets.options import SheetOptions, header
 from bpquiz.sheets.templates import render_template, template_roots
@@ -280,14 +281,18 @@ def render_summary_html(
     return render_template("summary.html", summary_context(summary, exams), templates)
 
 
-def write_summary(report: Report, path: Path, templates: Path | None = None) -> None:
-    """The class report as `path` (.html, or .pdf through WeasyPrint), written atomically."""
+def write_summary(
+    report: Report, path: Path, templates: Path | None = None, replace: bool = False
+) -> None:
+    """The class report as `path` (.html, or .pdf through WeasyPrint), written atomically; an
+    earlier one is replaced only with `replace` (else OutputExists)."""
+    refuse_existing([path], replace)
     exams = sorted({r.exam for r in report.results if r.exam})
     html = render_summary_html(class_summary(report), exams, templates)
     if path.suffix.lower() == ".html":
-        write_atomic(path, html)
+        write_atomic(path, html, replace=replace)
         return
     from bpquiz.sheets.pdf import html_to_pdf
 
     data, _pages = html_to_pdf(html, template_roots(templates))
-    write_atomic(path, data)
+    write_atomic(path, data, replace=replace)
