@@ -331,3 +331,89 @@ def test_earlier_feedback_sheets_are_replaced_only_with_force(exam, submissions,
     result = grade_cli(exam, submissions, "--feedback", folder, "--force")
     assert result.exit_code == 0, result.output
     assert sorted(contents(folder)) == ["alice-feedback.pdf", "bob-feedback.pdf"]
+
+
+# --- generate never destroys students' work, and one run at a time writes an exam --------------
+
+
+def generate(tmp_path: Path, *more: str, out: Path | None = None):
+    return runner.invoke(
+        app,
+        ["generate", "--seed", "42", "--variants", "2", "--name", "mid",
+         "--keys-dir", str(tmp_path / "keys"), "--out", str(out or tmp_path / "out"), *more],
+    )  # fmt: skip
+
+
+def test_generate_force_never_replaces_a_filled_fillable_sheet(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    result = generate(tmp_path, "--fillable")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    (sheet,) = [p for p in out.glob("*-sheet.pdf") if "mid" not in p.name][:1]
+    writer = PdfWriter(clone_from=PdfReader(sheet))
+    writer.update_page_form_field_values(writer.pages[0], {"z1_1": "0.5"}, auto_regenerate=False)
+    with sheet.open("wb") as f:
+        writer.write(f)  # a student's work, saved over the blank sheet
+    filled = sheet.read_bytes()
+    result = generate(tmp_path, "--fillable", "--force")
+    line = one_error_line(result)
+    assert f"{sheet} holds a student's answers (1 form field filled in, e.g. z1_1)" in line
+    assert sheet.read_bytes() == filled
+    # A blank sheet, damaged: it can't be told blank, so it is not replaced either.
+    sheet.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 4)
+    assert "cannot be read to tell" in one_error_line(generate(tmp_path, "--fillable", "--force"))
+    # Blank sheets (and non-fillable ones) are replaced as before.
+    sheet.unlink()
+    assert generate(tmp_path, "--fillable", "--force").exit_code == 0
+    assert generate(tmp_path, "--force").exit_code == 0
+
+
+def test_out_pointing_at_a_file_says_so(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    for out in (target, target / "sub"):
+        line = one_error_line(generate(tmp_path, "--format", "html", out=out))
+        assert f"{target} is a file; choose another --out" in line
+        assert "filled in" not in line
+    assert target.read_text() == "mine"
+
+
+def test_a_second_run_on_the_same_exam_is_refused_while_the_first_holds_the_lock(tmp_path):
+    from bpquiz.files import exclusive
+
+    with exclusive(tmp_path / "keys" / ".mid.lock"):  # as a run in another process would
+        line = one_error_line(generate(tmp_path, "--format", "html"))
+    assert "another `bpquiz generate` is writing exam mid" in line
+    assert not (tmp_path / "out").exists() and not (tmp_path / "keys" / "mid.json").exists()
+    assert generate(tmp_path, "--format", "html").exit_code == 0  # the lock ends with its holder
+
+
+def test_concurrent_runs_leave_a_class_file_that_matches_the_key(tmp_path):
+    """Two runs of one exam at once (different seeds, --force): whichever wins, the class file's
+    variant codes are the key's. Without the lock, one run's sheets met the other's key."""
+    import subprocess
+    import sys
+
+    from pypdf import PdfReader
+
+    common = ["--variants", "3", "--name", "race", "--keys-dir", str(tmp_path / "keys"),
+              "--out", str(tmp_path / "out"), "--force", "--jobs", "1"]  # fmt: skip
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bpquiz", "generate", "--seed", str(seed), *common],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for seed in (1, 2, 3)
+    ]
+    outcomes = [(run.wait(120), run.stderr.read().decode()) for run in runs]
+    assert any(code == 0 for code, _ in outcomes)
+    for code, stderr in outcomes:
+        assert code == 0 or "is writing exam race" in stderr, stderr
+    key = json.loads((tmp_path / "keys" / "race.json").read_text())
+    codes = [v["variant"] for v in key["variants"]]
+    text = " ".join(
+        page.extract_text() for page in PdfReader(tmp_path / "out" / "race-sheets.pdf").pages
+    )
+    assert all(code in text for code in codes)

@@ -73,14 +73,27 @@ def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: 
             )
 
 
+def _check_out_is_a_folder(out_dir: Path) -> None:
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ExamError(
+                    f"{out_dir} cannot be the folder for the sheets and answer templates: "
+                    f"{folder} is a file; choose another --out"
+                )
+            return
+
+
 def _check_nothing_filled_is_replaced(templates: dict[Path, str]) -> None:
     """A template already there and different may hold a student's answers: never overwrite it."""
     for path, text in templates.items():
         try:
-            same = path.read_text("utf-8") == text
-        except FileNotFoundError:
-            continue
-        except (OSError, UnicodeDecodeError):
+            same = read_limited(path, 1 << 20, "an answers file").decode("utf-8") == text
+        except Refused as exc:
+            if str(exc) == "no such file":
+                continue
+            same = False
+        except UnicodeDecodeError:
             same = False
         if not same:
             raise ExamError(
@@ -107,6 +120,7 @@ def plan_exam(
             f"{key_path} already exists; printed sheets may depend on it. "
             "Use --force to replace it, or --name to write a new exam."
         )
+    _check_out_is_a_folder(out_dir)
     variants = make_variants(settings, seed, count, students, exam=name)
     _check_codes_are_new(variants, keys_dir, key_path)
     templates = {

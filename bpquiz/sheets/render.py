@@ -42,6 +42,24 @@ class ExamFiles:
     pages: int = 0
 
 
+def document_path(out_dir: Path, code: str, document: str, fmt: str) -> Path:
+    """Where one variant's sheet or solution goes."""
+    return out_dir / f"{code}-{document}.{fmt}"
+
+
+def class_path(out_dir: Path, name: str, document: str) -> Path:
+    """Where a class set's combined sheets or solutions go."""
+    return out_dir / f"{name}-{document}s.pdf"
+
+
+def exam_paths(codes: Sequence[str], fmt: str, out_dir: Path, name: str) -> list[Path]:
+    """Every file `render_exam` writes for these variants."""
+    paths = [document_path(out_dir, code, d, fmt) for code in codes for d in DOCUMENTS]
+    if fmt == "pdf" and len(codes) > 1:
+        paths += [class_path(out_dir, name, d) for d in DOCUMENTS]
+    return paths
+
+
 def render_exam(
     variants: Sequence[Variant],
     settings: Settings,
@@ -81,7 +99,7 @@ def render_exam(
 
     files = ExamFiles()
     for rendered in results:
-        path = out_dir / f"{rendered.code}-{rendered.document}.{fmt}"
+        path = document_path(out_dir, rendered.code, rendered.document, fmt)
         write_atomic(path, rendered.data)
         (files.sheets if rendered.document == "sheet" else files.solutions).append(path)
         files.pages += rendered.pages
@@ -89,7 +107,7 @@ def render_exam(
         from bpquiz.sheets.pdf import join_pdfs
 
         for document, attr in (("sheet", "class_sheets"), ("solution", "class_solutions")):
-            path = out_dir / f"{name}-{document}s.pdf"
+            path = class_path(out_dir, name, document)
             if document in class_files:
                 write_atomic(path, class_files[document])
             else:

@@ -102,6 +102,13 @@ def _address_space() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 * 4
 
 
+def _max_fd() -> int:
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
+        return 4096
+
+
 def _resident() -> int:
     try:
         with open("/proc/self/statm") as f:
@@ -154,8 +161,12 @@ class Child:
         if pid == 0:  # the child: never returns into the caller's code
             status = 1
             try:
-                os.close(requests_w)
-                os.close(results_r)
+                # Only its two pipes: an inherited descriptor (a lock, a file being written) must
+                # not outlive its owner's use of it in a child that lives for many files.
+                low, high = sorted((requests_r, results_w))
+                os.closerange(3, low)
+                os.closerange(low + 1, high)
+                os.closerange(high + 1, _max_fd())
                 # Ctrl-C is for the parent, which then closes the pipe: this child ends with it.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -57,6 +57,25 @@ def _plain_answers(data: bytes, source: str) -> dict[str, Any]:
     return {"variant": sheet.variant, "student": sheet.student, "answers": sheet.answers}
 
 
+def filled_fields(path: Path) -> list[str]:
+    """The fields of a PDF form that hold text other than the variant code (what someone typed),
+    read as a submission is read; AnswersError for a file that can't be read (so can't be told
+    blank)."""
+    data = read_limited(path, MAX_PDF_BYTES, "a fillable sheet")
+    try:
+        found = isolate.run(_filled, data, str(path), seconds=SECONDS, memory=MEMORY)
+    except isolate.Killed as exc:
+        raise AnswersError(f"{TOO_MUCH} ({exc})") from None
+    return list(found)
+
+
+def _filled(data: bytes, source: str) -> list[str]:
+    if b"%PDF-" not in data[:1024]:
+        raise AnswersError("not a PDF file")
+    fields, _ = _form_of(data)
+    return [name for name, field in fields.items() if name != VARIANT_FIELD and field["/V"]]
+
+
 def parse_pdf_answers(data: bytes, source: str) -> AnswerSheet:
     """The answers in a filled sheet's form fields: an empty field is a missing answer. Read in
     this process, within the budgets of bpquiz.grading.readers.pdf_budget."""
