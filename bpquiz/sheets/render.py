@@ -68,13 +68,10 @@ def render_exam(
     name: str,
 ) -> ExamFiles:
     """Write each variant's sheet and solution; for a class set also the two combined PDFs."""
-    from bpquiz.sheets.stamping.cache import compiled_templates
-
     fmt, options = request.format, request.options
     if fmt not in FORMATS:
         raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
     options.check(variants[0].problem.depth)
-    compiled = compiled_templates()
     results: list[Rendered] = []
     class_files: dict[str, bytes] = {}
     if fmt == "pdf":
@@ -87,12 +84,11 @@ def render_exam(
             request.jobs,
             request.progress,
             request.duplex,
-            compiled,
         )
         results, class_files = stamped.documents, stamped.class_files
     else:  # HTML takes milliseconds a document, here in this process
         results = [
-            render_document(WholeTask(d, v, settings, options, fmt, compiled=compiled))
+            render_document(WholeTask(d, v, settings, options, fmt))
             for v in variants
             for d in DOCUMENTS
         ]
