@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.console import Console
 from typer.core import TyperCommand
 
 from bpquiz import __version__
-from bpquiz.errors import BpquizError, OptionError
+from bpquiz.errors import BpquizError, BpquizWarning, OptionError
 from bpquiz.exercises.key import DEFAULT_KEYS_DIR
 from bpquiz.exercises.presets import DEFAULT_PRESET
 from bpquiz.files import printable
@@ -36,13 +37,28 @@ class BpquizCommand(TyperCommand):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default", BpquizWarning)
+                warnings.showwarning = _one_line(warnings.showwarning)
+                return super().invoke(ctx)
         except OptionError as exc:
             raise typer.BadParameter(str(exc), ctx=ctx) from None
         except BpquizError as exc:
             # A message may name a file a student named: no control character reaches the terminal.
             err.print(f"Error: {printable(str(exc))}", markup=False)
             raise typer.Exit(code=1) from None
+
+
+def _one_line(show: Callable[..., None]) -> Callable[..., None]:
+    """warnings.showwarning: a BpquizWarning as one line on stderr, any other as `show` does."""
+
+    def shown(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, BpquizWarning):
+            err.print(f"Warning: {printable(str(message))}", markup=False)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return shown
 
 
 app = typer.Typer(

@@ -417,3 +417,366 @@ def test_concurrent_runs_leave_a_class_file_that_matches_the_key(tmp_path):
         page.extract_text() for page in PdfReader(tmp_path / "out" / "race-sheets.pdf").pages
     )
     assert all(code in text for code in codes)
+
+
+# --- the skeleton cache: trusted only when private, checked before use, pruned of its own -------
+
+
+def pdfs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.pdf"))}
+
+
+def make_sheets(tmp_path: Path, out: str, cache: Path | str, *more: str):
+    result = runner.invoke(
+        app,
+        ["generate", "--seed", "42", "--variants", "2", "--out", str(tmp_path / out),
+         "--keys-dir", str(tmp_path / out / "keys"), *more],
+        env={"BPQUIZ_CACHE": str(cache)},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory) -> SimpleNamespace:
+    """A cache with the sheet's and the solution's skeletons, and the sheets a first run made
+    (a cold cache gives the same bytes as none: test_stamp)."""
+    root = tmp_path_factory.mktemp("warm")
+    make_sheets(root, "out", root / "cache")
+    return SimpleNamespace(cache=root / "cache", pdfs=pdfs(root / "out"))
+
+
+def copy_of(warm, tmp_path: Path) -> Path:
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(warm.cache, cache)  # modes kept
+    return cache
+
+
+def cache_entries(cache: Path) -> list[Path]:
+    from bpquiz.sheets.stamping.cache import entries
+
+    return entries(cache)
+
+
+def sheet_entry(cache: Path) -> Path:
+    """The sheet's entry (it has the drawing), not the solution's."""
+    return next(e for e in cache_entries(cache) if '"drawing": [' in (e / "meta.json").read_text())
+
+
+def plant_compiled_templates(folder: Path, marker: Path) -> None:
+    """What the attack did: Jinja's compiled-template files, replaced by pickles that run a
+    command when loaded."""
+    import pickle
+
+    import jinja2
+
+    from bpquiz.sheets.templates import template_roots
+
+    compiled = folder / "jinja"
+    compiled.mkdir(parents=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(r) for r in template_roots(None)]),
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(compiled)),
+    )
+    for name in ("sheet.html", "solution.html", "base.html", "macros.html"):
+        env.get_template(name)
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    for path in compiled.iterdir():
+        path.write_bytes(pickle.dumps(Payload()))
+
+
+def test_nothing_in_a_shared_cache_folder_runs_as_the_teacher(tmp_path, warm):
+    cache = tmp_path / "shared"
+    cache.mkdir()
+    cache.chmod(0o777)  # BPQUIZ_CACHE pointing at a folder everyone can write
+    marker = tmp_path / "owned"
+    plant_compiled_templates(cache, marker)
+    result = make_sheets(tmp_path, "out", cache)
+    assert not marker.exists()
+    assert pdfs(tmp_path / "out") == warm.pdfs
+    assert result.stderr.startswith(
+        f"Warning: not using the skeleton cache {cache}: {cache} is writable by others"
+    )
+    assert sorted(p.name for p in cache.iterdir()) == ["jinja"]  # nothing kept there either
+
+
+def test_compiled_templates_are_never_unpickled_even_from_a_private_cache(tmp_path, warm):
+    cache = copy_of(warm, tmp_path)
+    marker = tmp_path / "owned"
+    plant_compiled_templates(cache, marker)
+    result = make_sheets(tmp_path, "out", cache)
+    assert not marker.exists() and "Warning" not in result.stderr
+    assert pdfs(tmp_path / "out") == warm.pdfs
+
+
+def trusted(folder: Path) -> tuple[Path | None, str]:
+    import warnings
+
+    from bpquiz.sheets.stamping.cache import trusted_folder
+
+    with warnings.catch_warnings(record=True) as caught, pytest.MonkeyPatch.context() as mp:
+        warnings.simplefilter("always")
+        mp.setenv("BPQUIZ_CACHE", str(folder))
+        found = trusted_folder()
+    return found, " ".join(str(w.message) for w in caught)
+
+
+def test_a_cache_folder_is_trusted_only_when_private_all_the_way_up(tmp_path):
+    mine = tmp_path / "mine"
+    assert trusted(mine) == (mine, "")
+    assert mine.stat().st_mode & 0o777 == 0o700  # made private
+    for mode in (0o775, 0o757):
+        mine.chmod(mode)
+        assert trusted(mine) == (None, f"not using the skeleton cache {mine}: {mine} is writable by others; make it yours and not writable by others (chmod go-w), or set BPQUIZ_CACHE to a private folder")  # fmt: skip
+    shared = tmp_path / "shared"
+    (shared / "mine").mkdir(parents=True, mode=0o700)
+    shared.chmod(0o777)  # not sticky: anyone may rename the cache and put theirs in its place
+    found, warning = trusted(shared / "mine")
+    assert found is None and f"{shared} is writable by others" in warning
+    shared.chmod(0o1777)  # sticky, as /tmp: only the owner may rename it
+    assert trusted(shared / "mine") == (shared / "mine", "")
+    if os.geteuid() == 0:  # making a folder another user's needs root
+        os.chown(shared / "mine", 65534, 65534)
+        found, warning = trusted(shared / "mine")
+        assert found is None and "belongs to another user (uid 65534)" in warning
+
+
+def damage_meta(entry: Path, change, digest: bool) -> None:
+    from bpquiz.sheets.stamping.cache import _digest
+
+    meta = json.loads((entry / "meta.json").read_text())
+    change(meta)
+    if digest:
+        meta["digest"] = _digest(meta)
+    (entry / "meta.json").write_text(json.dumps(meta))
+
+
+def shift(meta: dict) -> None:
+    meta["places"][0]["left"] += 300
+
+
+def far_page(meta: dict) -> None:
+    meta["places"][0]["page"] = 99
+
+
+@pytest.mark.parametrize(
+    ("change", "digest"),
+    [
+        (shift, False),  # once a wrong sheet; the entry's digest shows it was changed
+        (far_page, False),
+        (far_page, True),  # once an IndexError on every later run; the check finds it
+    ],
+    ids=["left += 300", "page = 99", "page = 99, digest matching"],
+)
+def test_a_damaged_cache_entry_is_made_again_never_crashes_nor_changes_a_sheet(
+    tmp_path, warm, change, digest
+):
+    cache = copy_of(warm, tmp_path)
+    damage_meta(sheet_entry(cache), change, digest)
+    make_sheets(tmp_path, "second", cache)
+    assert pdfs(tmp_path / "second") == warm.pdfs
+    make_sheets(tmp_path, "third", cache)  # and the entry made again is sound
+    assert pdfs(tmp_path / "third") == warm.pdfs
+
+
+def loaded(cache: Path):
+    """The sheet's skeleton and fonts, as load() gives them."""
+    from bpquiz.sheets.stamping import cache as skeleton_cache
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BPQUIZ_CACHE", str(cache))
+        return skeleton_cache.load(sheet_entry(cache).name)
+
+
+def test_every_field_of_an_entry_is_checked_against_what_a_skeleton_can_hold(warm):
+    """Each change below, written into an entry whose digest matched it, once crashed a run or
+    changed a sheet; check_entry refuses each (and load() then makes the entry again)."""
+    import dataclasses
+
+    from bpquiz.sheets.stamping.cache import check_entry
+    from bpquiz.sheets.stamping.fonts import Face, Glyphs
+
+    found = loaded(warm.cache)
+    assert found is not None
+    skeleton, fonts = found
+    check_entry(skeleton, fonts)
+    place, template = skeleton.places[0], skeleton.template
+
+    def places(**change):
+        return dataclasses.replace(skeleton, places=(dataclasses.replace(place, **change),))
+
+    face = next(iter(fonts.faces))
+    broken = [
+        (places(page=99), fonts),
+        (places(left=float("nan")), fonts),
+        (places(baseline=99_999.0), fonts),
+        (places(width=-5.0), fonts),
+        (places(slot=-1), fonts),
+        (places(align="justify"), fonts),
+        (places(face=Face(("Nope",), 400, "normal", "normal")), fonts),
+        (places(color=(2.0, 0.0, 0.0)), fonts),
+        (dataclasses.replace(skeleton, pages=0), fonts),
+        (dataclasses.replace(skeleton, drawing=dataclasses.replace(skeleton.drawing, page=7)), fonts),
+        (dataclasses.replace(skeleton, template=dataclasses.replace(template, heights=template.heights[:-1])), fonts),
+        (dataclasses.replace(skeleton, template=dataclasses.replace(template, offsets=((template.offsets[0][0], 5),))), fonts),
+        (dataclasses.replace(skeleton, template=dataclasses.replace(template, root=10**7)), fonts),
+        (skeleton, dataclasses.replace(fonts, resources={**fonts.resources, "A B) Tj": (0, "/F1")})),
+        (skeleton, dataclasses.replace(fonts, resources={**fonts.resources, "BQ0X": (50, "/F1")})),
+        (skeleton, dataclasses.replace(fonts, faces={**fonts.faces, face: Glyphs({"a": ("BQ9X", 3, 500.0)})})),
+        (skeleton, dataclasses.replace(fonts, faces={**fonts.faces, face: Glyphs({"a": (next(iter(fonts.resources)), 70_000, 500.0)})})),
+    ]  # fmt: skip
+    for bad_skeleton, bad_fonts in broken:
+        with pytest.raises(ValueError):
+            check_entry(bad_skeleton, bad_fonts)
+
+
+@pytest.mark.parametrize("how", ["link", "group-writable", "fifo", "another name"])
+def test_an_entry_file_that_is_a_link_or_others_can_write_is_not_read(
+    tmp_path, warm, how, monkeypatch
+):
+    from bpquiz.sheets.stamping import cache as skeleton_cache
+
+    cache = copy_of(warm, tmp_path)
+    entry = sheet_entry(cache)
+    skeleton = entry / "skeleton.pdf"
+    if how == "link":
+        copy = tmp_path / "elsewhere.pdf"
+        copy.write_bytes(skeleton.read_bytes())
+        skeleton.unlink()
+        os.symlink(copy, skeleton)
+    elif how == "fifo":
+        skeleton.unlink()
+        os.mkfifo(skeleton)
+    elif how == "group-writable":
+        skeleton.chmod(0o664)
+    else:
+        os.symlink(entry, cache / ("f" * 32))  # an entry found under another name, via a link
+        entry = cache / ("f" * 32)
+    monkeypatch.setenv("BPQUIZ_CACHE", str(cache))
+    assert skeleton_cache.load(entry.name) is None
+
+
+def test_pruning_removes_only_bpquiz_entries(tmp_path, warm, monkeypatch):
+    from bpquiz.sheets.stamping import cache as skeleton_cache
+
+    cache = copy_of(warm, tmp_path)
+    found = loaded(cache)
+    monkeypatch.setenv("BPQUIZ_CACHE", str(cache))
+    assert found is not None
+    theirs = [cache / f"project-{n}" for n in range(70)]
+    for folder in theirs:
+        folder.mkdir()
+        (folder / "notes.txt").write_text("keep me")
+    lookalike = cache / ("0123456789abcdef" * 2)  # named like an entry, not marked as one
+    lookalike.mkdir()
+    (cache / "file.txt").write_text("keep me")
+    monkeypatch.setattr(skeleton_cache, "KEEP", 3)
+    for n in range(6):
+        skeleton_cache.store(f"{n:032x}", *found)
+    assert len(cache_entries(cache)) == 3
+    assert all((folder / "notes.txt").read_text() == "keep me" for folder in theirs)
+    assert lookalike.is_dir() and (cache / "file.txt").exists()
+    for entry in cache_entries(cache):  # and what is kept is private
+        assert entry.stat().st_mode & 0o777 == 0o700
+        assert {f.stat().st_mode & 0o777 for f in entry.iterdir()} == {0o600}
+
+
+# --- edited templates: a sandbox, and only the template folders' own files ----------------------
+
+
+@pytest.fixture
+def templates(tmp_path) -> Path:
+    folder = tmp_path / "my-sheets"
+    assert runner.invoke(app, ["templates", str(folder)]).exit_code == 0
+    return folder
+
+
+def generate_with(tmp_path: Path, folder: Path, *more: str):
+    return runner.invoke(
+        app,
+        ["generate", "--seed", "42", "--templates", str(folder), "--out", str(tmp_path / "out"),
+         "--keys-dir", str(tmp_path / "keys"), *more],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ self._TemplateReference__context }}",
+    ],
+)
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_an_edited_template_runs_in_a_sandbox(tmp_path, templates, code, fmt):
+    marker = tmp_path / "owned"
+    edit(templates, code.replace("MARKER", str(marker)))
+    line = one_error_line(generate_with(tmp_path, templates, "--format", fmt))
+    assert "the sheet template tried something a template may not" in line
+    assert not marker.exists()
+    assert not list(tmp_path.glob("keys/*.json"))
+
+
+def edit(templates: Path, code: str) -> None:
+    """Put `code` where the sheet template renders it: inside its content block."""
+    sheet = templates / "sheet.html"
+    text = sheet.read_text()
+    sheet.write_text(text.replace("{% block content %}", "{% block content %}" + code, 1))
+
+
+def test_a_template_linked_from_outside_the_folder_is_not_read(tmp_path, templates):
+    secret = tmp_path / "secret.html"
+    secret.write_text("SECRET {% include 'x' %}")
+    (templates / "sheet.html").unlink()
+    os.symlink(secret, templates / "sheet.html")
+    line = one_error_line(generate_with(tmp_path, templates, "--format", "html"))
+    assert f"{templates}/sheet.html is a link out of the template folder" in line
+
+
+@pytest.mark.parametrize(
+    "include",
+    ["../secret.html", "/etc/passwd", "linked.html"],
+)
+def test_includes_are_read_only_inside_the_template_folders(tmp_path, templates, include):
+    secret = tmp_path / "secret.html"
+    secret.write_text("SECRET")
+    if include == "linked.html":
+        os.symlink(secret, templates / "elsewhere" if False else templates / "linked.html")
+    sheet = templates / "sheet.html"
+    sheet.write_text(sheet.read_text() + f"{{% include '{include}' %}}")
+    result = generate_with(tmp_path, templates, "--format", "html")
+    line = one_error_line(result)
+    assert "SECRET" not in result.output
+    assert "link out of the template folder" in line or "template failed" in line
+    assert (
+        not list((tmp_path / "out").glob("*-sheet.html")) if (tmp_path / "out").exists() else True
+    )
+
+
+def test_a_huge_file_or_a_pipe_in_the_template_folder_is_one_line_quickly(tmp_path, templates):
+    with open(templates / "logo.png", "wb") as huge:  # 1.5 GB, sparse: it was read whole
+        huge.truncate(1536 << 20)
+    start = time.monotonic()
+    line = one_error_line(generate_with(tmp_path, templates))
+    assert f"{templates}/logo.png is larger than 16 MiB" in line
+    (templates / "logo.png").unlink()
+    os.mkfifo(templates / "sheet.css")
+    line = one_error_line(generate_with(tmp_path, templates))
+    assert f"{templates}/sheet.css is not a regular file" in line
+    assert time.monotonic() - start < 10
+
+
+def test_copying_the_templates_never_writes_through_a_link(tmp_path, templates):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    (templates / "sheet.html").unlink()
+    os.symlink(precious, templates / "sheet.html")
+    result = runner.invoke(app, ["templates", str(templates), "--force"])
+    assert result.exit_code == 0, result.output
+    assert precious.read_text() == "mine" and not (templates / "sheet.html").is_symlink()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bpquiz.exercises.draw import Variant
 from bpquiz.exercises.presets import Settings
@@ -50,7 +49,6 @@ class HtmlTask:
     variants: Sequence[Variant]
     settings: Settings
     options: SheetOptions
-    compiled: Any = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def _skeleton_htmls(task: HtmlTask) -> list[tuple[str, Slots]]:
     for variant in task.variants:
         for document in DOCUMENTS:
             slots = Slots()
-            html = render_html(document, variant, task.settings, task.options, slots, task.compiled)
+            html = render_html(document, variant, task.settings, task.options, slots)
             out.append((html, slots))
     return out
 
@@ -129,7 +127,6 @@ def stamped_documents(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     duplex: bool = False,
-    compiled: Any = None,
 ) -> Stamped:
     """Every variant's sheet and solution as PDF, laid out once per structure."""
     roots = tuple(template_roots(options.templates))
@@ -137,7 +134,7 @@ def stamped_documents(
     small = len(variants) <= SMALL
 
     # 1. Each variant's skeleton HTML and texts; variants with the same HTML share a skeleton.
-    html_tasks = [HtmlTask(part, settings, options, compiled) for part in chunks(variants, jobs)]
+    html_tasks = [HtmlTask(part, settings, options) for part in chunks(variants, jobs)]
     made = [
         r
         for part in in_workers(_skeleton_htmls, html_tasks, 1 if small else jobs, False)
@@ -165,7 +162,9 @@ def stamped_documents(
             open_slots=frozenset(k for k, kind in enumerate(group[0].kinds) if kind == "open"),
         )
         specs.append((cache.key(spec), spec))
-    built: dict[str, tuple[Skeleton, Fonts] | None] = {name: cache.load(name) for name, _ in specs}
+    built: dict[str, tuple[Skeleton, Fonts] | None] = {
+        name: cache.load(name, spec) for name, spec in specs
+    }
     missing = [(name, spec) for name, spec in specs if built[name] is None]
     for (name, _), result in zip(
         missing, in_workers(_skeleton, [spec for _, spec in missing], jobs), strict=True
@@ -225,8 +224,7 @@ def stamped_documents(
                     printed = class_file(skeleton.print_copy, fonts, [copies.pop(0)], title)
                     done[document, i] = dataclasses.replace(done[document, i], printed=printed)
     whole_tasks = [
-        WholeTask(d, variants[i], settings, options, "pdf", True, compiled)
-        for d, i in sorted(whole)
+        WholeTask(d, variants[i], settings, options, "pdf", True) for d, i in sorted(whole)
     ]
     for (d, i), rendered in zip(
         sorted(whole), in_workers(render_document, whole_tasks, jobs), strict=True
