@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -87,15 +87,17 @@ class Result:
     rule: Rounding = field(default_factory=Rounding, compare=False)
     """The rounding rule answers were expected to follow, for showing expected values."""
 
-    @property
+    # Cached: the items never change, and reports ask each result for these several times (for
+    # a class of 10,000, summing them again took a second).
+    @cached_property
     def score(self) -> float:
         return round(math.fsum(i.score for i in self.items), 9)
 
-    @property
+    @cached_property
     def max_score(self) -> float:
         return round(math.fsum(i.points for i in self.items), 9)
 
-    @property
+    @cached_property
     def percent(self) -> float:
         return 100 * self.score / self.max_score if self.max_score else 0.0
 
