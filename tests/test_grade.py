@@ -584,6 +584,7 @@ def test_parallel_and_serial_grading_agree(exam, tmp_path, monkeypatch):
     keys = open_keys(None, root / "answer_keys")
     serial = grade_paths([folder], keys, jobs=1)
     monkeypatch.setattr(grade_module, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(grade_module, "WARM_UP", 5)  # the rest over a worker and this process
     parallel = grade_paths([folder], keys, jobs=2)
     assert parallel.to_dict() == serial.to_dict()
     assert [r.student for r in parallel.results] == [f"s{n:02}" for n in range(30)]
