@@ -356,6 +356,7 @@ def test_a_pool_worker_forks_a_reader_child_of_its_own(exam, tmp_path, monkeypat
         (folder / f"p{i:02}.pdf").write_bytes(data)
     (folder / "bomb.pdf").write_bytes(objstm_bomb(700, 2 * MiB))
     monkeypatch.setattr(batch, "PARALLEL_FROM", 4)
+    monkeypatch.setattr(batch, "WARM_UP", 2)
     report = batch.grade_paths([folder], open_keys(None, exam.keys), jobs=2)
     assert len(report.results) == 12
     assert [Path(e.file).name for e in report.errors if TOO_MUCH in e.error] == ["bomb.pdf"]

@@ -780,3 +780,67 @@ def test_copying_the_templates_never_writes_through_a_link(tmp_path, templates):
     result = runner.invoke(app, ["templates", str(templates), "--force"])
     assert result.exit_code == 0, result.output
     assert precious.read_text() == "mine" and not (templates / "sheet.html").is_symlink()
+
+
+# --- a class of 10,000: printed plainly, the pool where it pays off ------------------------------
+
+
+def big_report(count: int):
+    from bpquiz.grading.items import Item, Report, Result, Status
+
+    items = tuple(
+        Item(f"q{i}", Status.CORRECT if i % 7 else Status.WRONG, float(i % 7 > 0), 1.0, 0.5, 0.5)
+        for i in range(50)
+    )
+    return Report(tuple(Result(f"s{n:05}", "K7Q2M", items) for n in range(count)))
+
+
+def test_a_large_class_is_printed_plainly_one_line_a_student(capsys):
+    import io
+
+    from rich.console import Console
+
+    from bpquiz.grading.report import PLAIN_FROM, print_report
+
+    buffer = io.StringIO()
+    print_report(big_report(PLAIN_FROM), Console(file=buffer, width=80, emoji=False))
+    lines = buffer.getvalue().splitlines()
+    assert lines[0].split() == ["student", "variant", "score"]
+    assert lines[1] == "s00000   K7Q2M    42/50 (84.0%)  8 wrong"
+    assert lines[PLAIN_FROM].startswith(f"s{PLAIN_FROM - 1:05}")
+    assert lines[PLAIN_FROM + 1].startswith(f"{PLAIN_FROM} students graded: mean 42/50")
+    assert not any(c in buffer.getvalue() for c in "│━─")  # no table drawn
+
+
+def test_json_of_a_large_class_is_one_student_a_line_and_the_same_document():
+    from bpquiz.grading.report import results_json
+
+    report = big_report(300)
+    text = results_json(report)
+    assert json.loads(text) == report.to_dict()
+    assert len(text.splitlines()) == 300 + 5  # {, "results": [, a line each, ], "errors": [], }
+
+
+def test_grading_beside_the_pool_gives_what_grading_alone_gives(exam, tmp_path, monkeypatch):
+    from bpquiz.exercises.key import open_keys
+    from bpquiz.grading import batch
+
+    folder = tmp_path / "class"
+    for n in range(40):
+        answers_file(exam, folder, f"s{n:02}.json", f"s{n:02}", variant=n % 2)
+    (folder / "zz.json").write_text("{")
+    keys = open_keys(None, exam.keys)
+    alone = batch.grade_paths([folder], keys, jobs=1)
+    monkeypatch.setattr(batch, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(batch, "WARM_UP", 3)
+    beside = batch.grade_paths([folder], keys, jobs=3)
+    assert beside.to_dict() == alone.to_dict()
+
+
+def test_the_pool_is_used_only_on_cpus_that_are_free(monkeypatch):
+    from bpquiz.grading import batch
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2, 3}, raising=False)
+    for load, jobs in ((0.1, 4), (1.0, 4), (1.5, 3), (3.2, 1), (9.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert batch._cpus() == jobs
