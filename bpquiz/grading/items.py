@@ -298,30 +298,19 @@ def grade_sheet(
     if not markers:
         get = answers.get
         items = tuple([mark_item(q, get(q.id), comparison, rule) for q in asked])
-        return Result(
-            student,
-            variant.code,
-            items,
-            variant.exam,
-            sheet.source,
-            rule,
-            variant.delta_sign,
-            problems,
-            sheet.identity,
-        )
-
-    graded: dict[str, Item] = {}
-    given: dict[str, float] = {}
-    for q in asked:
-        item = mark_item(q, answers.get(q.id), comparison, rule)
-        if item.status is not Status.INVALID and isinstance(item.given, float):
-            given[q.id] = item.given
-        if item.status is Status.WRONG:
-            context = Context(variant, given, graded, comparison, rule)
-            for marker in markers:
-                item = marker(item, context)
-        graded[q.id] = item
-    items = tuple(graded.values())
+    else:
+        graded: dict[str, Item] = {}
+        given: dict[str, float] = {}
+        for q in asked:
+            item = mark_item(q, answers.get(q.id), comparison, rule)
+            if item.status is not Status.INVALID and isinstance(item.given, float):
+                given[q.id] = item.given
+            if item.status is Status.WRONG:
+                context = Context(variant, given, graded, comparison, rule)
+                for marker in markers:
+                    item = marker(item, context)
+            graded[q.id] = item
+        items = tuple(graded.values())
     return Result(
         student,
         variant.code,
