@@ -9,13 +9,14 @@ Python user calls:
     exam = generate_exam(customise("xor"), seed=7, count=30, name="midterm")
     solved = solve(Path("textbook.json"))
     report = grade([Path("submissions")])
+    export(Path("answer_keys/midterm.json"), moodle=Path("midterm.xml"))
 
 Every error a user can fix is a `bpquiz.errors.BpquizError` whose message says what to do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from bpquiz.exercises.presets import Settings
     from bpquiz.grading.compare import Comparison
     from bpquiz.grading.items import Report
+    from bpquiz.lms.export import Exported
     from bpquiz.maths.solution import Solution
     from bpquiz.maths.step import Step
     from bpquiz.sheets.render import ExamFiles, SheetRequest
@@ -43,6 +45,10 @@ class GeneratedExam:
     key: Path
     answers: list[Path] = field(default_factory=list)
     """Each variant's blank answers file."""
+    table: Path | None = None
+    """The class's blank answers spreadsheet."""
+    students: Path | None = None
+    """With a roster: students.csv, each student's id, name, variant and files."""
     sheets: ExamFiles | None = None
     """The rendered sheets, when they were asked for."""
 
@@ -81,6 +87,16 @@ def generate_exam(
             sheets.options.check(len(settings.layers) - 1)
         except RenderError as exc:
             raise ExamError(str(exc)) from None
+    notation = sheets.options.notation if sheets is not None else "layered"
+    header = (
+        {
+            "title": sheets.options.title,
+            "course": sheets.options.course,
+            "date": sheets.options.date,
+        }
+        if sheets is not None
+        else {}
+    )
     with ExitStack() as held:
         lock = keys_dir / f".{name}.lock"
         try:
@@ -92,10 +108,12 @@ def generate_exam(
             ) from None
         except OSError as exc:
             raise ExamError(f"cannot write into {keys_dir}: {exc.strerror or exc}") from None
-        plan = plan_exam(settings, seed, count, students, name, keys_dir, out_dir, force)
+        plan = plan_exam(
+            settings, seed, count, students, name, keys_dir, out_dir, force, notation, header
+        )
         if sheets is not None:
             _check_no_filled_sheet_is_replaced(plan.variants, sheets, out_dir, name)
-        exam = GeneratedExam(plan.variants, plan.key, write_templates(plan))
+        exam = GeneratedExam(plan.variants, plan.key, write_templates(plan), plan.table)
         if sheets is not None:
             from bpquiz.sheets.render import render_exam
 
@@ -103,6 +121,8 @@ def generate_exam(
                 exam.sheets = render_exam(plan.variants, settings, sheets, out_dir, name)
             except OSError as exc:
                 raise ExamError(f"cannot write the sheets into {out_dir}: {exc.strerror}") from None
+        if students is not None:
+            exam.students = _write_students(exam, out_dir, sheets.format if sheets else None)
         write_key(plan)
     return exam
 
@@ -134,6 +154,33 @@ def _check_no_filled_sheet_is_replaced(
                 f"{'s' * (len(filled) != 1)} filled in, e.g. {filled[0][:40]}): move it away or "
                 "choose another --out"
             )
+
+
+def _write_students(exam: GeneratedExam, out_dir: Path, fmt: str | None) -> Path:
+    """students.csv: each roster student's id, name, variant code and files, so that a teacher
+    can send every student their own sheet."""
+    import csv
+    import io
+
+    from bpquiz.exercises.exam import ExamError
+    from bpquiz.files import write_atomic
+    from bpquiz.grading.report import neutralise
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["id", "name", "variant", "sheet", "solution", "answers"])
+    for variant, answers in zip(exam.variants, exam.answers, strict=True):
+        student = variant.student or {"id": "", "name": ""}
+        sheet = f"{variant.code}-sheet.{fmt}" if fmt else ""
+        solution = f"{variant.code}-solution.{fmt}" if fmt else ""
+        cells = [student["id"], student["name"], variant.code, sheet, solution, answers.name]
+        writer.writerow([neutralise(cell) for cell in cells])
+    path = out_dir / "students.csv"
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError as exc:
+        raise ExamError(f"cannot write {path}: {exc.strerror}") from None
+    return path
 
 
 @dataclass(frozen=True)
@@ -182,13 +229,54 @@ def grade(
     keys_dir: Path | None = None,
     comparison: Comparison | None = None,
     follow_through: str = "full",
+    misconception_penalty: str = "once",
+    points: Mapping[str, float] | None = None,
     jobs: int | None = None,
+    roster: Path | None = None,
 ) -> tuple[Report, KeyIndex]:
-    """Grade answers files, filled sheets, spreadsheets and folders of them against the answer
-    keys (one `key` file, or every key in `keys_dir`, default answer_keys/), with follow-through
-    credit (full, half or off) and named misconceptions. Returns the report and the keys."""
+    """Grade answers files, filled sheets, spreadsheets, LMS response exports (Moodle, Canvas)
+    and folders of them against the answer keys (one `key` file, or every key in `keys_dir`,
+    default answer_keys/), with follow-through credit (full, half or off) and named
+    misconceptions (each costing its points once, or at every item where it shows); `points`
+    replaces the key's points of these kinds of quantity. With a `roster` CSV (or a key generated with one), the report lists the
+    whole class, the absent too. Returns the report and the keys."""
     from bpquiz.grading.batch import grade_paths
+    from bpquiz.grading.classlist import key_roster, roster_file, with_roster
     from bpquiz.grading.marking import markers
 
-    keys = open_keys(key, keys_dir)
-    return grade_paths(paths, keys, comparison, markers(follow_through), jobs=jobs), keys
+    chosen = markers(follow_through, misconception_penalty)
+    keys = open_keys(key, keys_dir).with_points(_checked_points(points or {}))
+    report = grade_paths(paths, keys, comparison, chosen, jobs=jobs)
+    enrolled = roster_file(roster) if roster else key_roster(keys, report, key is not None)
+    if enrolled:
+        report = with_roster(report, enrolled)
+    return report, keys
+
+
+def export(
+    key: Path,
+    *,
+    moodle: Path | None = None,
+    qti: Path | None = None,
+    canvas: Path | None = None,
+    force: bool = False,
+) -> Exported:
+    """Write a key's variants as question banks: Moodle XML (a Cloze question per variant in a
+    category named after the exam), an IMS QTI 2.1 content package, a Canvas (Classic Quizzes)
+    package of one quiz per variant. An existing file is replaced only with `force`."""
+    from bpquiz.lms.export import export_key
+
+    outputs = {"moodle": moodle, "qti": qti, "canvas": canvas}
+    return export_key(key, {t: p for t, p in outputs.items() if p is not None}, force)
+
+
+def _checked_points(points: Mapping[str, float]) -> dict[str, float]:
+    from bpquiz.errors import OptionError
+    from bpquiz.maths.ids import KINDS
+
+    for kind, value in points.items():
+        if kind not in KINDS:
+            raise OptionError(f"--points: unknown kind '{kind}' (the kinds: {', '.join(KINDS)})")
+        if not 0 <= value <= 100:
+            raise OptionError(f"--points: {kind} needs a number of points from 0 to 100")
+    return dict(points)

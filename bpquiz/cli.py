@@ -310,7 +310,10 @@ def generate(
     out.print(f"{count} variant{'s' * (count != 1)} of '{settings.preset}' ({codes})")
     out.print(f"Answer key:        {exam.key}")
     count = len(exam.answers)
-    out.print(f"Answer templates:  {exam.answers[0].parent}/ ({count} file{'s' * (count != 1)})")
+    table = f" and {exam.table.name}" if exam.table else ""
+    out.print(
+        f"Answer templates:  {exam.answers[0].parent}/ ({count} file{'s' * (count != 1)}{table})"
+    )
     sheets = exam.sheets
     if sheets is not None:
         kind = output_format.upper()
@@ -322,6 +325,8 @@ def generate(
         )
         if sheets.class_sheets and sheets.class_solutions:
             out.print(f"Class files:       {sheets.class_sheets}, {sheets.class_solutions.name}")
+    if exam.students:
+        out.print(f"Students:          {exam.students} (id, name, variant and files)")
 
 
 @contextmanager
@@ -424,6 +429,42 @@ def copy_templates(
 
 
 @command(cls=BpquizCommand)
+def export(
+    key: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The answer key (JSON) to export.")
+    ],
+    moodle: Annotated[
+        Path | None,
+        typer.Option(help="Write Moodle XML: a Cloze question per variant, in one category."),
+    ] = None,
+    qti: Annotated[
+        Path | None,
+        typer.Option(help="Write an IMS QTI 2.1 content package (.zip): an item per variant."),
+    ] = None,
+    canvas: Annotated[
+        Path | None,
+        typer.Option(help="Write a Canvas Classic Quizzes package (.zip): a quiz per variant."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace files that already exist.")] = False,
+) -> None:
+    """Write the key's variants as question banks an LMS imports; any combination in one call.
+
+    Each variant becomes one question: the problem sheet's text, the network as an image, the
+    givens as tables, a box per asked quantity with the key's tolerance and points, and the worked
+    solution as feedback. Regrade the LMS's responses with `bpquiz grade`.
+
+    Example: bpquiz export answer_keys/midterm.json --moodle midterm.xml --qti midterm-qti.zip
+    """
+    from bpquiz.api import export as export_key
+
+    exported = export_key(key, moodle=moodle, qti=qti, canvas=canvas, force=force)
+    for written in exported.written:
+        out.print(f"{written.path}: {written.summary}", markup=False)
+    for note in exported.notes:
+        err.print(f"Note: {note}", markup=False)
+
+
+@command(cls=BpquizCommand)
 def grade(
     paths: Annotated[
         list[Path],
@@ -481,6 +522,17 @@ def grade(
             "full, half or off.",
         ),
     ] = "full",
+    misconception_penalty: Annotated[
+        str,
+        typer.Option(
+            "--misconception-penalty",
+            help="once (default): a named misconception costs the points of the first item where "
+            "it shows, later items it explains earn follow-through; each: every item.",
+        ),
+    ] = "once",
+    points: Annotated[
+        str | None, typer.Option(help="Points per kind instead of the key's, e.g. delta=2.")
+    ] = None,
     feedback_dir: Annotated[
         Path | None,
         typer.Option(
@@ -498,6 +550,21 @@ def grade(
             "(- for the terminal only).",
         ),
     ] = None,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Class roster CSV (id, name, optional email): the gradebook lists every student, "
+            "the absent too (default: the key's roster, if it was generated with one).",
+        ),
+    ] = None,
+    gradebook: Annotated[
+        str,
+        typer.Option(
+            help="The --csv gradebook's layout: bpquiz, moodle or canvas (their imports)."
+        ),
+    ] = "bpquiz",
     force: Annotated[
         bool,
         typer.Option(help="Replace an existing gradebook, summary or feedback sheets."),
@@ -510,18 +577,26 @@ def grade(
     --decimals replace it. Exit code 0 when every file was graded, 1 when any could not be.
 
     A step done right from the student's own wrong earlier answer earns follow-through
-    credit (--follow-through); an answer matching a known mistake names it.
+    credit (--follow-through); an answer matching a known mistake names it. A Moodle quiz's
+    Responses report or a Canvas quiz's Student Analysis (CSV) is regraded the same way.
 
     Example: bpquiz grade submissions/ --csv grades.csv --feedback feedback/ --summary class.pdf
     """
     from bpquiz.api import grade as grade_answers
     from bpquiz.files import write_atomic
     from bpquiz.grading.compare import Comparison
+    from bpquiz.grading.gradebook import STYLES, gradebook_csv
     from bpquiz.grading.outputs import Inputs, check_outputs
-    from bpquiz.grading.report import gradebook_csv, print_report, results_json
+    from bpquiz.grading.report import print_report, results_json
 
     if key is not None and keys_dir is not None:
         raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
+    if gradebook not in STYLES:
+        raise typer.BadParameter(f"expected {', '.join(STYLES)}", param_hint="--gradebook")
+    if gradebook != "bpquiz" and csv_path is None:
+        raise typer.BadParameter(
+            "give the gradebook's file with --csv FILE", param_hint="--gradebook"
+        )
     comparison = Comparison.from_options(atol, rtol, sigfigs, decimals)
     if csv_path is not None and csv_path.suffix.lower() == ".json":
         raise typer.BadParameter(
@@ -536,7 +611,11 @@ def grade(
         raise typer.BadParameter(
             "give a .pdf or .html file name (or - for the terminal only)", param_hint="--summary"
         )
-    inputs = Inputs.of(paths, key, keys_dir or (DEFAULT_KEYS_DIR if key is None else None))
+    inputs = Inputs.of(
+        [*paths, *([roster] if roster else [])],
+        key,
+        keys_dir or (DEFAULT_KEYS_DIR if key is None else None),
+    )
     summary_file = summary_path if summary_path is not None and str(summary_path) != "-" else None
     check_outputs(inputs, csv=csv_path, summary=summary_file, feedback=feedback_dir, force=force)
 
@@ -546,17 +625,22 @@ def grade(
         keys_dir=keys_dir,
         comparison=comparison,
         follow_through=follow_through,
+        misconception_penalty=misconception_penalty,
+        points=_points(points),
         jobs=jobs,
+        roster=roster,
     )
     for problem in report.errors:
         err.print(f"Error: {printable(problem.file)}: {printable(problem.error)}", markup=False)
+    for note in report.notes:
+        err.print(f"Note: {printable(note.file)}: {printable(note.note)}", markup=False)
     if as_json:
         sys.stdout.write(results_json(report))
     else:
         print_report(report, out, details)
     if csv_path is not None:
         try:
-            write_atomic(csv_path, gradebook_csv(report), replace=force)
+            write_atomic(csv_path, gradebook_csv(report, gradebook), replace=force)
         except OSError as exc:
             raise BpquizError(f"cannot write {csv_path}: {exc.strerror or exc}") from None
         if not as_json:
@@ -594,7 +678,7 @@ def _class_outputs(
 
             print_summary(class_summary(report), err if quiet else out)
             if str(summary) != "-":
-                write_summary(report, summary, replace=force)
+                write_summary(report, summary, keys=keys, replace=force)
                 if not quiet:
                     out.print(f"Class analysis: {summary}", markup=False)
     except OSError as exc:

@@ -120,9 +120,9 @@ def test_feedback_sheets(klass, tmp_path):
     assert "Your answer Right answer Verdict" in ana
     assert "Worked steps for what you missed" in ana
     assert CATALOGUE["forward_no_activation"].explanation[:40] in ana
-    # The worked step of the item missed: z⁽²⁾₁ = Σ a⁽¹⁾ᵢ·W⁽²⁾ᵢ₁ + b⁽²⁾₁ with numbers.
-    assert re.search(r"z⁽²⁾₁ = a⁽¹⁾₁·W⁽²⁾₁₁ \+ .* = [−0-9.]+", ana), ana[-800:]
-    assert "carried forward from your z⁽²⁾₁" in ana
+    # Ana wrote a = z: the worked step of the item missed, with numbers, and what follows from it.
+    assert re.search(r"a⁽¹⁾₁ = σ\(z⁽¹⁾₁\) = σ\([−0-9.]+\) = [−0-9.]+", ana), ana[-800:]
+    assert "carried forward from your a⁽¹⁾₁" in ana
 
     ben = re.sub(r"\s+", " ", pdftext(out / "ben-feedback.pdf"))
     assert "Score 50 of 50" in ben
@@ -138,7 +138,7 @@ def test_feedback_sheets(klass, tmp_path):
 
 def item(qid: str, status: Status, code: str | None = None) -> Item:
     credit = 1.0 if status in (Status.CORRECT, Status.FOLLOW_THROUGH) else 0.0
-    return Item(qid, status, credit, 1.0, 0.5, 0.5, code, "", qid)
+    return Item(qid, status, credit, 1.0, 0.5, 0.5, code, "", symbol=qid)
 
 
 def test_class_summary_counts():
@@ -186,7 +186,7 @@ def test_summary_in_the_terminal_and_as_html(klass, tmp_path):
     result = grade(root, str(folder), "--summary", str(path))
     assert result.exit_code == 0, result.output
     assert "Class analysis: 3 students" in result.stdout
-    assert re.search(r"z⁽²⁾₁\s+z2_1\s+67%\s+0%\s+33%\s+0%", result.stdout), result.stdout
+    assert re.search(r"a⁽¹⁾₁\s+a1_1\s+67%\s+0%\s+33%\s+0%", result.stdout), result.stdout
     assert re.search(r"1 student\s+forward_no_activation", result.stdout)
     assert f"Class analysis: {path}" in result.stdout
     html = path.read_text(encoding="utf-8")
@@ -221,3 +221,50 @@ def test_summary_needs_a_pdf_or_html_name(klass, tmp_path):
     assert result.exit_code == 2
     assert "give a .pdf or .html file name" in result.output
     assert not (tmp_path / "class.txt").exists()
+
+
+@needs_poppler
+def test_reports_carry_the_exams_title_course_date_and_the_students_name(tmp_path, monkeypatch):
+    """Feedback and summary in the exam's own header; the roster's name on the feedback; the
+    summary's PDF title without a dangling '·', its HTML without a stray 'Variant'; and with a
+    roster, students.csv says who has which variant and files."""
+    monkeypatch.chdir(tmp_path)
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\ns1,Ada Lovelace\ns2,Bo Ek\n", encoding="utf-8")
+    options = ["--seed", "3", "--roster", str(roster), "--title", "Midterm"]
+    options += ["--course", "CS 101", "--date", "1 May 2027"]
+    made = runner.invoke(app, ["generate", *options])
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "exams" / "classic-3"
+    rows = (out / "students.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "id,name,variant,sheet,solution,answers"
+    code = rows[1].split(",")[2]
+    assert (
+        rows[1]
+        == f"s1,Ada Lovelace,{code},{code}-sheet.pdf,{code}-solution.pdf,{code}-answers.json"
+    )
+    for name in rows[1].split(",")[3:]:
+        assert (out / name).is_file()
+    template = json.loads((out / f"{code}-answers.json").read_text(encoding="utf-8"))
+    grade_dir = tmp_path / "in"
+    grade_dir.mkdir()
+    (grade_dir / "ada.json").write_text(json.dumps(template), encoding="utf-8")
+    result = runner.invoke(
+        app, ["grade", str(grade_dir), "--feedback", "fb", "--summary", "class.pdf", "--brief"]
+    )
+    assert result.exit_code == 0, result.output
+    feedback = re.sub(r"\s+", " ", pdftext(tmp_path / "fb" / "s1-feedback.pdf"))
+    assert "Midterm" in feedback and "CS 101 · 1 May 2027 · Feedback" in feedback
+    assert "Ada Lovelace" in feedback
+    summary = re.sub(r"\s+", " ", pdftext(tmp_path / "class.pdf"))
+    assert "Class analysis: Midterm" in summary and "CS 101 · 1 May 2027" in summary
+    info = subprocess.run(
+        ["pdfinfo", str(tmp_path / "class.pdf")], capture_output=True, text=True, check=True
+    ).stdout
+    title = next(line for line in info.splitlines() if line.startswith("Title:"))
+    assert title.split(":", 1)[1].strip() == "Class analysis: Midterm · 1 student"
+    html_result = runner.invoke(app, ["grade", str(grade_dir), "--summary", "class.html"])
+    assert html_result.exit_code == 0
+    page = (tmp_path / "class.html").read_text(encoding="utf-8")
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", page, flags=re.S))
+    assert "Class analysis" in visible and "Variant" not in visible

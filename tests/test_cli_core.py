@@ -181,12 +181,13 @@ def test_generate_writes_key_and_templates_and_refuses_to_overwrite(tmp_path, mo
     template = json.loads(
         (tmp_path / "exams" / "classic-42" / f"{codes[0]}-answers.json").read_text()
     )
-    asked = [q["id"] for q in key["variants"][0]["quantities"] if q["asked"]]
+    asked = [q for q in key["variants"][0]["quantities"] if q["asked"]]
     assert template == {
         "format": "bpquiz-answers/1",
         "variant": codes[0],
         "student": "",
-        "answers": dict.fromkeys(asked),
+        "symbols": {q["id"]: q["symbol"] for q in asked},
+        "answers": dict.fromkeys(q["id"] for q in asked),
     }
     before = (tmp_path / "answer_keys" / "classic-42.json").read_bytes()
     again = runner.invoke(app, ["generate", "--seed", "42"])
@@ -346,3 +347,23 @@ def test_roster_as_spreadsheets_save_it(tmp_path, monkeypatch, content, encoding
         {"id": "s1", "name": "Zoë Ångström"},
         {"id": "s2", "name": "Bo"},
     ]
+
+
+def test_generate_sets_a_typed_in_problem_as_the_exam(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "mazur.json"
+    spec.write_text(json.dumps({**GOOD, "delta_sign": "error"}))
+    roster = tmp_path / "class.csv"
+    roster.write_text("id,name\ns1,Ada\ns2,Bo\n")
+    result = runner.invoke(
+        app, ["generate", "--spec", str(spec), "--roster", str(roster), "--format", "html"]
+    )
+    assert result.exit_code == 0, result.output
+    key = json.loads((tmp_path / "answer_keys" / "mazur.json").read_text())
+    assert key["exam"]["preset"] == "spec"
+    problems = [v["problem"] for v in key["variants"]]
+    assert len(problems) == 2 and problems[0] == problems[1]
+    assert problems[0]["weights"] == GOOD["weights"] and problems[0]["delta_sign"] == "error"
+    assert [v["student"]["id"] for v in key["variants"]] == ["s1", "s2"]
+    clash = runner.invoke(app, ["generate", "--spec", str(spec), "--layers", "2,2,2"])
+    assert clash.exit_code == 2 and "--layers does not go with --spec" in clash.output

@@ -162,17 +162,31 @@ def test_bad_rows_are_reported_by_row_number_and_the_rest_is_graded(exam, tmp_pa
 
 
 def test_unknown_columns_are_listed_and_the_rest_graded(exam, tmp_path):
+    """A misspelt id loses answers (an error); an LMS's extra column costs nothing (a note)."""
     code = exam.codes[0]
     ids = exam.ids
     header = ["student", "variant", "Email", "z1-1", "", *ids]
     row = ["s1", code, "s1@uni.edu", "0.1", "", *(exam.typed[code][i] for i in ids)]
-    status, doc, _ = grade(exam, write(tmp_path / "lms.csv", table(header, [row])))
+    status, doc, stderr = grade(exam, write(tmp_path / "lms.csv", table(header, [row])))
     assert status == 1
     assert doc["results"][0]["score"] == len(ids)
     (error,) = doc["errors"]
-    assert error["error"] == (
-        'columns not graded, no variant in this file asks for them: "email" (C), "z1-1" (D)'
-    )
+    assert error["error"] == 'column not graded, no variant in this file asks for it: "z1-1" (D)'
+    (note,) = doc["notes"]
+    assert note["note"] == 'column not graded, no variant in this file asks for it: "email" (C)'
+    assert f"Note: {note['file']}: column not graded" in stderr
+
+
+def test_a_harmless_extra_column_is_a_note_not_an_error(exam, tmp_path):
+    code = exam.codes[0]
+    ids = exam.ids
+    header = ["student", "variant", "Email", "Timestamp", *ids]
+    row = ["s1", code, "s1@uni.edu", "2026-03-12 10:00", *(exam.typed[code][i] for i in ids)]
+    status, doc, _ = grade(exam, write(tmp_path / "lms.csv", table(header, [row])))
+    assert status == 0
+    assert doc["errors"] == []
+    (note,) = doc["notes"]
+    assert note["note"].endswith('"email" (C), "timestamp" (D)')
 
 
 def test_an_id_another_variant_asks_is_that_rows_error(exam, tmp_path):
@@ -191,7 +205,8 @@ def test_an_id_another_variant_asks_is_that_rows_error(exam, tmp_path):
     result = runner.invoke(app, ["grade", str(path), "--keys", str(keys), "--json"])
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    assert [r["student"] for r in doc["results"]] == ["x1", "c1"]
+    # x2's row is reported, and graded without the answer its variant does not ask.
+    assert [r["student"] for r in doc["results"]] == ["x1", "x2", "c1"]
     (error,) = doc["errors"]
     assert error["error"].startswith(f'row 3: unknown quantity id "{only_classic}"')
 

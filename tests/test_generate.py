@@ -160,3 +160,80 @@ def test_every_variant_of_a_class_set_is_the_same_size_and_worth_the_same(preset
         assert len(shapes) == 1, (preset, seed)
         ((_, _, asked),) = shapes
         assert all(p == points.get(kind, 1) for _, kind, p in asked)
+
+
+def test_a_course_describes_its_notation_in_a_file(tmp_path):
+    """W and V per layer, wⱼᵢ read from j to i, θ for the bias: the file says so, and every symbol
+    (and the formulas, gradients and updates built from them) follows."""
+    from bpquiz.errors import OptionError
+    from bpquiz.maths.notation import make_notation, notation_names
+
+    course = tmp_path / "course.json"
+    course.write_text(
+        json.dumps(
+            {
+                "name": "course",
+                "description": "V into the hidden layer, W out of it",
+                "symbols": {
+                    "input": {"base": "x", "sub": "{neuron}"},
+                    "target": {"base": "y", "sub": "{neuron}"},
+                    "net_input": {"base": "net", "sup": "{layer}", "sub": "{neuron}"},
+                    "activation": {"base": "o", "sup": "{layer}", "sub": "{neuron}"},
+                    "delta": {"base": "δ", "sup": "{layer}", "sub": "{neuron}"},
+                    "weight": {
+                        "1": {"base": "V", "sub": "{i}{j}"},
+                        "output": {"base": "W", "sub": "{i}{j}"},
+                    },
+                    "bias": {"base": "θ", "sup": "{layer}", "sub": "{neuron}"},
+                },
+                "weight_indices": "to_from",
+            }
+        ),
+        encoding="utf-8",
+    )
+    assert notation_names() == ["layered", "textbook"]
+    named = make_notation(str(course), 2, 1)
+    solution = make_variants(customise("classic"), seed=3, count=1)[0].solution
+    rule = Rounding()
+    assert solution.step("z1_1", named, rule).equation == "net¹₁ = x₁·V₁₁ + x₂·V₁₂ + θ¹₁"
+    assert solution.step("z2_1", named, rule).formula.startswith("o¹₁·W₁₁ + o¹₂·W₁₂")
+    assert solution.step("grad_w1_2_3", named, rule).symbol == "∂L/∂V₃₂"
+    assert solution.step("w_new2_3_1", named, rule).symbol == "W′₁₃"
+    assert solution.step("delta2_1", named, rule).formula == "(o²₁ − y₁)·o²₁·(1 − o²₁)"
+    # A deeper net needs a symbol for every layer's weights: the file must say which.
+    with pytest.raises(OptionError, match="names no weight symbol for layer 2 of 3"):
+        make_notation(str(course), 3, 1)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"symbols": {"input": {"base": "x", "sub": "{nuron}"}}}', encoding="utf-8")
+    with pytest.raises(OptionError, match=r"broken\.json: field 'symbols\.input\.sub'"):
+        make_notation(str(broken), 2, 1)
+    with pytest.raises(OptionError, match="unknown notation 'nope'"):
+        make_notation("nope", 2, 1)
+    with pytest.raises(OptionError, match="textbook notation needs exactly one hidden layer"):
+        make_notation("textbook", 3, 1)
+
+
+def test_answer_templates_name_each_id_with_the_sheets_symbol(tmp_path):
+    from bpquiz.api import generate_exam
+    from bpquiz.grading.readers.spreadsheet import read_table
+    from bpquiz.sheets.options import SheetOptions
+    from bpquiz.sheets.render import SheetRequest
+
+    exam = generate_exam(
+        customise("classic"),
+        5,
+        2,
+        name="named",
+        keys_dir=tmp_path / "keys",
+        out_dir=tmp_path / "out",
+        sheets=SheetRequest(SheetOptions(notation="textbook"), "html"),
+    )
+    template = json.loads(exam.answers[0].read_text(encoding="utf-8"))
+    assert template["symbols"]["a1_1"] == "h₁" and template["symbols"]["z2_1"] == "a⁽²⁾₁"
+    assert list(template["symbols"]) == list(template["answers"])
+    assert exam.table is not None
+    header = exam.table.read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("student,variant,z1_1 (a⁽¹⁾₁),")
+    assert read_table(exam.table).columns[:2] == ("z1_1", "z1_2")
+    html = (tmp_path / "out" / f"{exam.variants[0].code}-sheet.html").read_text(encoding="utf-8")
+    assert 'h₁<span class="qid"> [a1_1]</span> =' in html

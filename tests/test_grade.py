@@ -31,7 +31,6 @@ from bpquiz.grading.items import (
     Item,
     Report,
     Result,
-    SheetError,
     Status,
     grade_sheet,
 )
@@ -329,7 +328,8 @@ def test_json_shape_is_exactly_the_documented_one(exam, tmp_path):
     result = invoke(root, str(good), str(bad), "--json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    assert set(doc) == {"results", "errors"}
+    assert set(doc) == {"results", "errors", "notes"}
+    assert doc["notes"] == []
     (res,) = doc["results"]
     assert set(res) == {"student", "variant", "score", "max_score", "items"}
     assert res["student"] == "a"  # a blank student falls back to the file name
@@ -338,6 +338,7 @@ def test_json_shape_is_exactly_the_documented_one(exam, tmp_path):
         "status",
         "credit",
         "points",
+        "typed",
         "expected",
         "given",
         "misconception",
@@ -351,9 +352,31 @@ def test_json_shape_is_exactly_the_documented_one(exam, tmp_path):
 
 
 def test_unknown_ids_are_listed_not_ignored(exam):
-    sheet, variant = one_sheet(exam, {"a1_9": 0.5, "Z1_1": 0.2})
-    with pytest.raises(SheetError, match=r'unknown quantity ids "a1_9", "Z1_1"'):
-        grade_sheet(sheet, variant)
+    """A misspelt id is reported, and the file's other answers are still graded."""
+    values, _ = key_values(exam.root, exam.variants[0].code)
+    sheet, variant = one_sheet(exam, {"a1_9": 0.5, "Z1_1": 0.2, "z1_2": values["z1_2"]})
+    result = grade_sheet(sheet, variant)
+    (problem,) = result.problems
+    assert problem.startswith('unknown quantity ids "a1_9", "Z1_1" (variant ')
+    assert problem.endswith("they were not graded, the other answers were")
+    assert item(result, "z1_2").status is Status.CORRECT
+    assert item(result, "z1_1").status is Status.MISSING
+
+
+def test_an_unknown_id_in_a_file_is_an_error_and_the_rest_is_graded(exam, tmp_path):
+    doc = template(exam.written.answers[0])
+    values, _ = key_values(exam.root, doc["variant"])
+    doc["student"] = "s1"
+    doc["answers"] = {"z1_1": values["z1_1"], "z1_l": 0.5}
+    path = write(tmp_path / "typo.json", doc)
+    result = invoke(exam.root, str(path), "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    (graded,) = report["results"]
+    assert graded["score"] == 1
+    (error,) = report["errors"]
+    assert error["file"] == str(path)
+    assert error["error"].startswith('unknown quantity id "z1_l"')
 
 
 def test_overrides_change_the_verdict(exam):
@@ -519,9 +542,10 @@ def test_a_batch_survives_every_kind_of_broken_file(exam, tmp_path):
         "unknown_ids.json": dict(blank, answers={**blank["answers"], "zz9": 1}),
         "huge.json": b" " * (1024 * 1024 + 1),
         "deep.json": "[" * 5000 + "]" * 5000,
-        "latin1.json": json.dumps(dict(blank, student="José"), ensure_ascii=False).encode(
-            "latin-1"
-        ),
+        "latin1.json": json.dumps(
+            {**{k: v for k, v in blank.items() if k != "symbols"}, "student": "José"},
+            ensure_ascii=False,
+        ).encode("latin-1"),
         "empty.json": b"",
     }
     for name, content in broken.items():
@@ -533,9 +557,11 @@ def test_a_batch_survives_every_kind_of_broken_file(exam, tmp_path):
     result = invoke(root, str(folder), str(empty_dir), "--json")
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
-    assert sorted(r["student"] for r in doc["results"]) == ["g1", "g2"]
+    # A file with an unknown id is reported and still graded (its blank answers score 0).
+    assert sorted(r["student"] for r in doc["results"]) == ["g1", "g2", "unknown_ids"]
     scores = {r["student"]: r["score"] for r in doc["results"]}
     assert scores["g1"] == len(values) and scores["g2"] < len(values)
+    assert scores["unknown_ids"] == 0
     errors = {Path(e["file"]).name: e["error"] for e in doc["errors"]}
     expected = {
         "not_json.json": "not JSON",
@@ -563,8 +589,8 @@ def test_a_batch_survives_every_kind_of_broken_file(exam, tmp_path):
     # Without --json: one line per student, a summary, the errors on stderr, still exit 1.
     result = invoke(root, str(folder))
     assert result.exit_code == 1
-    assert "2 students graded" in result.stdout
-    assert "13 files could not be graded" in result.stdout
+    assert "3 students graded" in result.stdout
+    assert "13 errors (see above)" in result.stdout
     assert result.stderr.count("Error: ") == 13
 
 

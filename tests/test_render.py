@@ -281,3 +281,24 @@ def test_a_batch_class_set_renders_in_worker_processes(tmp_path: Path) -> None:
         "--jobs", "2", "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys"),
     )  # fmt: skip
     assert len(list((tmp_path / "out").glob("*-solution.html"))) == 3
+
+
+def test_small_nets_pack_their_pages_and_footers_hold_together(tmp_path, monkeypatch):
+    """The chain's questions go two to a line (one page, not a second page of two rows); the
+    solution's marking table follows on rather than taking a page of its own; a long roster name
+    leaves "Page 1 of n" on one line."""
+    monkeypatch.chdir(tmp_path)
+    long_name = "Maximiliane Alexandrina Konstantinopoulou-Wahlberg von Hohenzollern"
+    (tmp_path / "r.csv").write_text(f"id,name\ns1,{long_name}\n", encoding="utf-8")
+    made = CliRunner().invoke(
+        app, ["generate", "--seed", "3", "--preset", "chain", "--roster", "r.csv"]
+    )
+    assert made.exit_code == 0, made.output
+    [sheet] = (tmp_path / "exams" / "chain-3").glob("*-sheet.pdf")
+    [solution] = (tmp_path / "exams" / "chain-3").glob("*-solution.pdf")
+    assert len(pages_of(sheet)) == 1
+    pages = pages_of(solution)
+    assert len(pages) == 2 and "Answers for marking" in pages[-1]
+    assert "Updated weights and biases, layer 1" in pages[-1]  # on the marking table's page
+    for page in [*pages_of(sheet), *pages]:
+        assert re.search(r"Page \d of \d", page), page[-300:]

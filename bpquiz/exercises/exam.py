@@ -7,6 +7,8 @@ and the key are then written by `write_templates` and `write_key` (the key last:
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,22 +19,44 @@ from bpquiz.exercises.draw import Variant, make_variants
 from bpquiz.exercises.key import ANSWERS_FORMAT, MAX_KEY_BYTES, dumps, key_document
 from bpquiz.exercises.presets import Settings
 from bpquiz.files import OutputExists, Refused, read_limited, write_atomic
+from bpquiz.maths.notation import make_notation
 
 
 class ExamError(BpquizError):
     """Something about the exam's files the user can fix; the message says how."""
 
 
-def answers_template(variant: Variant, asked: Sequence[str]) -> dict:
-    """A blank answers file: the variant's code and every asked quantity id set to null."""
+def asked_symbols(variant: Variant, asked: Sequence[str], notation: str) -> dict[str, str]:
+    """Every asked quantity's id with the symbol the sheet prints for it, in teaching order."""
+    p = variant.problem
+    named = make_notation(notation, p.depth, p.examples)
+    return {q.id: q.symbol(named).text() for q in variant.solution.computed() if q.kind in asked}
+
+
+def answers_template(variant: Variant, asked: Sequence[str], notation: str = "layered") -> dict:
+    """A blank answers file: the variant's code and every asked quantity id set to null, and the
+    symbol the sheet prints for each id, so that nobody puts an answer in the wrong place."""
     student = variant.student["id"] if variant.student else ""
-    ids = [q.id for q in variant.solution.computed() if q.kind in asked]
+    symbols = asked_symbols(variant, asked, notation)
     return {
         "format": ANSWERS_FORMAT,
         "variant": variant.code,
         "student": student,
-        "answers": dict.fromkeys(ids),
+        "symbols": symbols,
+        "answers": dict.fromkeys(symbols),
     }
+
+
+def answers_table(variants: Sequence[Variant], asked: Sequence[str], notation: str) -> str:
+    """A blank spreadsheet of answers for a class set: a row per variant (and its roster student),
+    a column per asked id, headed "id (symbol)" as the sheet prints it."""
+    symbols = asked_symbols(variants[0], asked, notation)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["student", "variant", *(f"{qid} ({s})" for qid, s in symbols.items())])
+    for v in variants:
+        writer.writerow([v.student["id"] if v.student else "", v.code, *[""] * len(symbols)])
+    return buffer.getvalue()
 
 
 def variant_stem(variant: Variant) -> str:
@@ -50,8 +74,12 @@ class ExamPlan:
     variants: list[Variant]
     key: Path
     templates: dict[Path, str]
-    """Each variant's blank answers file, by path."""
+    """Each variant's blank answers file, and the class's blank spreadsheet, by path."""
+    table: Path
+    """The blank spreadsheet's path."""
     force: bool
+    header: dict[str, str]
+    """The title, course and date the sheets print, kept in the key for feedback sheets."""
 
 
 def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: Path) -> None:
@@ -88,12 +116,11 @@ def _check_nothing_filled_is_replaced(templates: dict[Path, str]) -> None:
     """A template already there and different may hold a student's answers: never overwrite it."""
     for path, text in templates.items():
         try:
-            same = read_limited(path, 1 << 20, "an answers file").decode("utf-8") == text
+            # Bounded and never blocking: a FIFO there must not hang the run.
+            same = read_limited(path, 64 << 20, "a blank template") == text.encode("utf-8")
         except Refused as exc:
             if str(exc) == "no such file":
                 continue
-            same = False
-        except UnicodeDecodeError:
             same = False
         if not same:
             raise ExamError(
@@ -111,9 +138,12 @@ def plan_exam(
     keys_dir: Path,
     out_dir: Path,
     force: bool = False,
+    notation: str = "layered",
+    header: dict[str, str] | None = None,
 ) -> ExamPlan:
     """Draw the variants and check that writing them loses nothing: no key is replaced without
-    `force`, no variant code is another key's, no filled-in answers file is overwritten."""
+    `force`, no variant code is another key's, no filled-in answers file is overwritten. The
+    answer templates name each id with the symbol of the sheet's `notation`."""
     key_path = keys_dir / f"{name}.json"
     if key_path.exists() and not force:
         raise ExamError(
@@ -125,30 +155,31 @@ def plan_exam(
     _check_codes_are_new(variants, keys_dir, key_path)
     templates = {
         out_dir / f"{variant_stem(v)}-answers.json": json.dumps(
-            answers_template(v, settings.asked), indent=1, ensure_ascii=False
+            answers_template(v, settings.asked, notation), indent=1, ensure_ascii=False
         )
         + "\n"
         for v in variants
     }
+    table = out_dir / f"{name}-answers.csv"
+    templates[table] = answers_table(variants, settings.asked, notation)
     _check_nothing_filled_is_replaced(templates)
-    return ExamPlan(name, seed, settings, variants, key_path, templates, force)
+    return ExamPlan(name, seed, settings, variants, key_path, templates, table, force, header or {})
 
 
 def write_templates(plan: ExamPlan) -> list[Path]:
-    """Write every variant's blank answers file."""
-    written = []
+    """Write every variant's blank answers file (returned, in variant order) and the class's
+    blank spreadsheet."""
     for path, text in plan.templates.items():
         try:
             write_atomic(path, text)
         except OSError as exc:
             raise ExamError(f"cannot write into {path.parent}: {exc.strerror}") from None
-        written.append(path)
-    return written
+    return [path for path in plan.templates if path != plan.table]
 
 
 def write_key(plan: ExamPlan) -> Path:
     """Write the answer key (replacing one only when the plan was made with `force`)."""
-    document = key_document(plan.name, plan.seed, plan.settings, plan.variants)
+    document = key_document(plan.name, plan.seed, plan.settings, plan.variants, plan.header)
     try:
         write_atomic(plan.key, dumps(document), replace=plan.force)
     except OutputExists:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,8 @@ ANSWERS_FORMAT = "bpquiz-answers/1"
 DEFAULT_KEYS_DIR = Path("answer_keys")
 MAX_KEY_BYTES = 64 << 20
 """A variant takes ~20 kB of key: this is 3,000 students' own variants."""
+MAX_HEADER = 200
+"""The most of a key's title, course or date a feedback sheet prints."""
 
 
 def problem_entry(
@@ -87,12 +89,19 @@ def quantity_entries(
 
 
 def key_document(
-    name: str, seed: int | None, settings: Settings, variants: Sequence[Variant]
+    name: str,
+    seed: int | None,
+    settings: Settings,
+    variants: Sequence[Variant],
+    header: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The key of an exam; `header`: the title, course and date its sheets print (for the
+    feedback sheets graded from it)."""
     return {
         "format": KEY_FORMAT,
         "exam": {
             "name": name,
+            **dict(header or {}),
             "seed": seed,
             "preset": settings.preset,
             "rounding": settings.rounding.to_dict(),
@@ -155,6 +164,10 @@ class KeyVariant:
     """The key file, for messages."""
     problem: dict[str, Any] = field(repr=False, compare=False)
     """The raw spec; parse_problem() turns it into the maths when follow-through needs it."""
+    header: tuple[tuple[str, str], ...] = ()
+    """The title, course and date the exam's sheets print, as (field, text)."""
+    student_name: str = ""
+    """The roster name of the student the variant was drawn for."""
 
     @cached_property
     def asked(self) -> tuple[KeyQuantity, ...]:
@@ -164,6 +177,20 @@ class KeyVariant:
     @cached_property
     def asked_ids(self) -> frozenset[str]:
         return frozenset(q.id for q in self.asked)
+
+    @property
+    def delta_sign(self) -> str:
+        """The convention for δ this variant was set in (bpquiz.maths.spec.DELTA_SIGNS)."""
+        sign = self.problem.get("delta_sign", "gradient")
+        return sign if isinstance(sign, str) else "gradient"
+
+    def with_points(self, points: Mapping[str, float]) -> KeyVariant:
+        """The variant with the points of these kinds of quantity replaced (regrading)."""
+        quantities = tuple(
+            replace(q, points=float(points[q.kind])) if q.kind in points else q
+            for q in self.quantities
+        )
+        return replace(self, quantities=quantities)
 
     @cached_property
     def solution(self) -> Solution:
@@ -229,6 +256,11 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
             f'{source}: exam.rounding: expected {{"mode": "decimals"|"sigfigs", "digits": n}}'
         ) from None
     name = str(exam["name"]) if isinstance(exam.get("name"), str) else Path(source).stem
+    header = tuple(
+        (field, exam[field][:MAX_HEADER])
+        for field in ("title", "course", "date")
+        if isinstance(exam.get(field), str)
+    )
     entries = document.get("variants")
     if not isinstance(entries, list):
         raise KeyFileError(f"{source}: variants: expected a list")
@@ -241,7 +273,10 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
         if not isinstance(quantities, list):
             raise KeyFileError(f"{where}.quantities: expected a list")
         student = entry.get("student")
+        student_name = ""
         if isinstance(student, dict):  # a roster row: {"id": …, "name": …}
+            name_text = student.get("name")
+            student_name = name_text if isinstance(name_text, str) else ""
             student = student.get("id")
         variants.append(
             KeyVariant(
@@ -253,6 +288,8 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
                 rounding=rounding,
                 exam=name,
                 source=source,
+                header=header,
+                student_name=student_name,
                 problem=problem if isinstance(problem := entry.get("problem"), dict) else {},
             )
         )
@@ -286,6 +323,15 @@ class KeyIndex:
     variants: dict[str, tuple[KeyVariant, ...]]
     errors: tuple[tuple[str, str], ...] = ()
     """(file, reason) for key files that could not be read."""
+
+    def with_points(self, points: Mapping[str, float]) -> KeyIndex:
+        """Every variant with the points of these kinds of quantity replaced (`grade --points`)."""
+        if not points:
+            return self
+        return KeyIndex(
+            {code: tuple(v.with_points(points) for v in vs) for code, vs in self.variants.items()},
+            self.errors,
+        )
 
     def find(self, code: str) -> KeyVariant:
         """The variant with this code, or LookupError saying why not."""

@@ -1,4 +1,6 @@
-"""A class roster: a CSV file with the columns id and name, one student per row."""
+"""A class roster: a CSV file with the columns id and name (and, optionally, email), one student
+per row. The email lets `bpquiz grade` find a student in an LMS export that names students by
+email address (Moodle's Responses report)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ def load_roster(path: Path) -> list[dict[str, str]]:
     else:
         raise RosterError(f"{path}: line 1: expected the columns id,name, got {lines[0][:60]}")
     id_col, name_col = header.index("id"), header.index("name")
+    email_col = header.index("email") if "email" in header else None
     students: list[dict[str, str]] = []
     seen: set[str] = set()
     for line, row in enumerate(rows[1:], start=2):
@@ -63,7 +66,10 @@ def load_roster(path: Path) -> list[dict[str, str]]:
         if sid in seen:
             raise RosterError(f"{path}: line {line}: the id '{sid}' appears twice")
         seen.add(sid)
-        students.append({"id": sid, "name": name})
+        student = {"id": sid, "name": name}
+        if email_col is not None and email_col < len(row) and row[email_col].strip():
+            student["email"] = row[email_col].strip()
+        students.append(student)
     if not students:
         raise RosterError(f"{path}: the roster has a header but no students")
     if len(students) > MAX_STUDENTS:

@@ -10,9 +10,11 @@ import errno
 import gc
 import math
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,20 @@ from bpquiz.exercises.key import KeyIndex
 from bpquiz.grading.compare import Comparison
 from bpquiz.grading.items import (
     GradingError,
+    GradingNote,
     Item,
     Marker,
+    Outcome,
     Report,
     Result,
     SheetError,
     grade_sheet,
 )
+from bpquiz.grading.lms import grade_lms_export, read_lms_export
 from bpquiz.grading.readers.json_file import read_answers
 from bpquiz.grading.readers.numbers import shown
-from bpquiz.grading.readers.sheet import AnswersError, AnswerSheet
-from bpquiz.grading.readers.spreadsheet import BadRow, read_table
+from bpquiz.grading.readers.sheet import AnswersError, AnswerSheet, read_limited
+from bpquiz.grading.readers.spreadsheet import MAX_CSV_BYTES, BadRow, parse_table
 
 PARALLEL_FROM = 400
 """Below this many files a worker pool costs more to start than it saves."""
@@ -166,9 +171,9 @@ def _grade_one(
 # Worker state, set once per process by the pool initializer so keys aren't pickled per file.
 _worker: tuple[KeyIndex, Comparison, Sequence[Marker]] | None = None
 
-Packed = tuple[str, str, str, tuple[tuple[Any, ...], ...]] | GradingError
+Packed = tuple[str, str, str, tuple[tuple[Any, ...], ...], tuple[str, ...]] | GradingError
 """A result as sent back from a worker: (student, variant, file, item rows without the parts the
-parent already has in its key). Rebuilding is ~4× cheaper than unpickling Results."""
+parent already has in its key, problems). Rebuilding is ~4× cheaper than unpickling Results."""
 
 
 def _init_worker(keys: KeyIndex, comparison: Comparison, markers: Sequence[Marker]) -> None:
@@ -185,20 +190,21 @@ def _grade_chunk(paths: list[Path]) -> list[Packed]:
         if isinstance(outcome, GradingError):
             packed.append(outcome)
         else:
-            rows = tuple(item[1:8] for item in outcome.items)  # all but id and symbol
-            packed.append((outcome.student, outcome.variant, outcome.file, rows))
+            rows = tuple(item[1:-1] for item in outcome.items)  # all but id and symbol
+            packed.append((outcome.student, outcome.variant, outcome.file, rows, outcome.problems))
     return packed
 
 
 def _unpack(packed: Packed, keys: KeyIndex, comparison: Comparison) -> Result | GradingError:
     if isinstance(packed, GradingError):
         return packed
-    student, code, file, rows = packed
+    student, code, file, rows, problems = packed
     variant = keys.find(code)
     items = tuple(
         Item._make((q.id, *row, q.symbol)) for q, row in zip(variant.asked, rows, strict=True)
     )
-    return Result(student, code, items, variant.exam, file, comparison.rule(variant.rounding))
+    rule = comparison.rule(variant.rounding)
+    return Result(student, code, items, variant.exam, file, rule, variant.delta_sign, problems)
 
 
 def grade_paths(
@@ -215,6 +221,7 @@ def grade_paths(
     jobs = jobs or _cpus()
     # A spreadsheet holds a whole class: graded here, row by row (bpquiz.csv_answers).
     tables = [p for p in files if p.suffix.lower() == ".csv"]
+    outcomes: list[Outcome]
     singles = [p for p in files if p.suffix.lower() != ".csv"] if tables else files
     with _cyclic_gc_paused():
         if jobs > 1 and len(singles) >= PARALLEL_FROM:
@@ -228,7 +235,10 @@ def grade_paths(
             outcomes = [o for p in files for o in (graded[p] if p in graded else [next(single)])]
     results = [o for o in outcomes if isinstance(o, Result)]
     errors += [o for o in outcomes if isinstance(o, GradingError)]
-    return Report(tuple(results), tuple(errors + _handed_in_twice(results)))
+    # A file graded although something in it was wrong (an unknown answer id) still reports it.
+    errors += [GradingError(r.file, p) for r in results for p in r.problems]
+    notes = [o for o in outcomes if isinstance(o, GradingNote)]
+    return Report(tuple(results), tuple(errors + _handed_in_twice(results)), tuple(notes))
 
 
 def _handed_in_twice(results: Sequence[Result]) -> list[GradingError]:
@@ -295,7 +305,7 @@ def _in_parallel(
     comparison: Comparison,
     markers: Sequence[Marker],
     jobs: int,
-) -> list[Result | GradingError]:
+) -> list[Outcome]:
     """`files` graded by `jobs` processes: jobs − 1 workers, and this one, which would otherwise
     only wait for them (with two CPUs a pool of two left one of them to this waiting process).
     This one grades the first few alone, so the workers it then forks start warm."""
@@ -317,7 +327,8 @@ def _in_parallel(
         graded_there = [
             _unpack(packed, keys, comparison) for chunk in pending.get() for packed in chunk
         ]
-    return warm + graded_there + graded_here
+    outcomes: list[Outcome] = [*warm, *graded_there, *graded_here]
+    return outcomes
 
 
 def grade_table(
@@ -325,16 +336,22 @@ def grade_table(
     keys: KeyIndex,
     comparison: Comparison | None = None,
     markers: Sequence[Marker] = (),
-) -> list[Result | GradingError]:
-    """Every row graded as its own answers file; bad rows and unknown columns as errors."""
+) -> list[Outcome]:
+    """Every row graded as its own answers file; bad rows and unknown columns as errors. An LMS's
+    response export (Moodle, Canvas) is recognised by its header and regraded (bpquiz.grading.lms)."""
     source = str(path)
+    comparison = comparison or Comparison()
     try:
-        table = read_table(path)
+        data = read_limited(path, MAX_CSV_BYTES, "a spreadsheet of answers")
+        lms = read_lms_export(data, source, keys)
+        if lms is not None:
+            return grade_lms_export(lms, source, keys, comparison, markers)
+        table = parse_table(data, source)
     except AnswersError as exc:
         return [GradingError(source, str(exc))]
 
     found = []
-    outcomes: list[tuple[int, Result | GradingError]] = []  # by row number, to sort at the end
+    outcomes: list[tuple[int, Outcome]] = []  # by row number, to sort at the end
 
     def bad(number: int, error: str) -> None:
         outcomes.append((number, GradingError(source, f"row {number}: {error}")))
@@ -348,21 +365,24 @@ def grade_table(
         except LookupError as exc:
             bad(row.number, str(exc))
     known = frozenset().union(*(variant.asked_ids for _, variant in found))
+    quantities = frozenset(q.id for _, variant in found for q in variant.quantities)
     unknown = [
-        f'"{shown(name)[1:-1]}" ({letter})' if name else f"column {letter} (no name)"
+        (name, f'"{shown(name)[1:-1]}" ({letter})' if name else f"column {letter} (no name)")
         for name, letter in zip(table.columns, table.letters, strict=True)
         if name not in known and (name or letter in table.filled)
     ]
     if unknown and found:
-        # Not an id of any variant here: an LMS's extra column, or a misspelt id. Listed, so it
-        # is never silently ignored; the rows are graded without it.
-        many = len(unknown) > 1
-        listed = ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else "")
-        error = (
-            f"column{'s' * many} not graded, no variant in this file asks for "
-            f"{'them' if many else 'it'}: {listed}"
-        )
-        outcomes.append((1, GradingError(source, error)))  # row 1, the header
+        # Not an id of any variant here. One that looks like an id (a misspelt one, or one the
+        # variants don't ask) loses answers: an error. Any other (an LMS's Email, Timestamp) is
+        # harmless: a note. Either way the rows are graded without it, and it is never ignored.
+        suspect = [
+            shown for name, shown in unknown if name in quantities or LOOKS_LIKE_AN_ID.match(name)
+        ]
+        harmless = [shown for name, shown in unknown if shown not in suspect]
+        if suspect:
+            outcomes.append((1, GradingError(source, _columns_not_graded(suspect))))
+        if harmless:
+            outcomes.append((1, GradingNote(source, _columns_not_graded(harmless))))
     for row, variant in found:
         if not row.student and variant.student is None:
             bad(row.number, "no student id")
@@ -370,8 +390,26 @@ def grade_table(
         answers = {k: v for k, v in row.answers.items() if k in known}
         sheet = AnswerSheet(source, row.variant, row.student, answers)
         try:
-            outcomes.append((row.number, grade_sheet(sheet, variant, comparison, markers)))
+            result = grade_sheet(sheet, variant, comparison, markers)
         except SheetError as exc:
             bad(row.number, str(exc))
+            continue
+        for problem in result.problems:
+            bad(row.number, problem)
+        outcomes.append((row.number, replace(result, problems=())))
     outcomes.sort(key=lambda numbered: numbered[0])
     return [outcome for _, outcome in outcomes]
+
+
+LOOKS_LIKE_AN_ID = re.compile(r"[a-z_]+\d")
+"""A column name that could be a quantity id typed wrong (z1-1, a1_9, grad_w2_1): every id but
+the loss has its layer's digit after its letters."""
+
+
+def _columns_not_graded(listed: list[str]) -> str:
+    many = len(listed) > 1
+    names = ", ".join(listed[:10]) + (" …" if len(listed) > 10 else "")
+    return (
+        f"column{'s' * many} not graded, no variant in this file asks for "
+        f"{'them' if many else 'it'}: {names}"
+    )

@@ -9,13 +9,14 @@ misconception explained when one was recognised. `feedback_context` gives plain 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bpquiz.exercises.key import KeyIndex, KeyVariant
 from bpquiz.files import write_atomic
-from bpquiz.grading.items import Item, Report, Result, Status
+from bpquiz.grading.items import Item, Report, Result, Status, as_typed
 from bpquiz.grading.outputs import Inputs, check_output, refuse_existing
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.maths.notation import make_notation
@@ -46,19 +47,23 @@ def safe_stem(student: str) -> str:
     return stem or "student"
 
 
-def _given(item: Item, written: Callable[[float], str]) -> str:
+def _given(item: Item) -> str:
+    """The answer as the student typed it ("0,353" stays 0,353), its minus written as a sheet's."""
     if item.given is None:
         return "—"
-    if isinstance(item.given, float):
-        # As the sheet writes numbers (typographic minus), unless rounding would hide a digit the
-        # student wrote: then as typed.
-        text = written(item.given)
-        return (
-            text
-            if float(text.replace("−", "-")) == item.given
-            else f"{item.given:.10g}".replace("-", "−")
-        )
+    if isinstance(item.given, float) and item.typed is not None:
+        return as_typed(item.typed)
     return f"“{item.given}”"
+
+
+def _with_header(options: SheetOptions, header: dict[str, str]) -> SheetOptions:
+    """The sheet options with the exam's own title, course and date, as its key keeps them."""
+    return replace(
+        options,
+        title=header.get("title", options.title),
+        course=header.get("course", options.course),
+        date=header.get("date", options.date),
+    )
 
 
 def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions) -> dict[str, Any]:
@@ -77,7 +82,7 @@ def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions)
         row = {
             "id": item.id,
             "symbol": item.symbol,
-            "given": _given(item, written),
+            "given": _given(item),
             "expected": written(item.expected),
             "status": str(item.status),
             "verdict": VERDICT_WORDS[item.status],
@@ -97,12 +102,17 @@ def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions)
                     "result": step.result,
                     "result_note": step.note,
                     "misconception": mistake.code if mistake else "",
-                    "explanation": mistake.explanation if mistake else "",
+                    "explanation": mistake.explain(result.delta_sign) if mistake else "",
                 }
             )
     counts = {VERDICT_WORDS[s]: sum(i.status is s for i in result.items) for s in Status}
     return {
-        **header("feedback", options, result.variant, {"name": "", "id": result.student}),
+        **header(
+            "feedback",
+            _with_header(options, dict(variant.header)),
+            result.variant,
+            {"name": variant.student_name, "id": result.student},
+        ),
         "score": number(result.score),
         "max_score": number(result.max_score),
         "percent": f"{result.percent:.1f}",

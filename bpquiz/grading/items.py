@@ -20,7 +20,7 @@ from bpquiz.exercises.key import KeyQuantity, KeyVariant
 from bpquiz.files import printable
 from bpquiz.grading.compare import Comparison, Model, right_to_fewer_digits
 from bpquiz.grading.readers.numbers import JsonNumber, NotANumber, parse_number, shown
-from bpquiz.grading.readers.sheet import AnswerSheet
+from bpquiz.grading.readers.sheet import AnswerSheet, Identity
 from bpquiz.maths.rounding import Mode, Rounding
 
 
@@ -55,6 +55,9 @@ class Item(NamedTuple):
     misconception: str | None = None
     """The code of a catalogued mistake the answer matches (filled by a marker)."""
     feedback: str = ""
+    typed: str | None = None
+    """The answer exactly as the student typed it ("0,353"), for showing it back; None when
+    missing."""
     symbol: str = ""
     """For the terminal table; not part of the JSON report."""
 
@@ -70,6 +73,7 @@ class Item(NamedTuple):
             "points": self.points,
             "expected": self.expected,
             "given": self.given,
+            "typed": self.typed,
             "misconception": self.misconception,
             "feedback": self.feedback,
         }
@@ -86,6 +90,13 @@ class Result:
     file: str = ""
     rule: Rounding = field(default_factory=Rounding, compare=False)
     """The rounding rule answers were expected to follow, for showing expected values."""
+    delta_sign: str = "gradient"
+    """The sheet's convention for δ (bpquiz.maths.spec.DELTA_SIGNS), for explaining mistakes."""
+    problems: tuple[str, ...] = field(default=(), compare=False)
+    """What was wrong with the file although it was graded (an unknown quantity id): reported as
+    errors of the file, so a misspelt answer is never silently lost."""
+    identity: Identity | None = field(default=None, compare=False)
+    """Who an LMS says this is (a name, an email, a student number), for the gradebook."""
 
     # Cached: the items never change, and reports ask each result for these several times (for
     # a class of 10,000, summing them again took a second).
@@ -121,9 +132,37 @@ class GradingError:
 
 
 @dataclass(frozen=True)
+class GradingNote:
+    """Something a teacher should know that costs no student anything (an LMS's extra column, an
+    attempt still in progress): reported, and no reason for exit code 1."""
+
+    file: str
+    note: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "note": self.note}
+
+
+Outcome = Result | GradingError | GradingNote
+"""What grading one file or spreadsheet row comes to."""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A student on the class roster: the gradebook lists them whether they handed in or not."""
+
+    id: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     results: tuple[Result, ...] = ()
     errors: tuple[GradingError, ...] = ()
+    notes: tuple[GradingNote, ...] = ()
+    roster: tuple[Enrolled, ...] = ()
+    """The class, in roster order (empty: no roster); bpquiz.grading.gradebook matches it."""
 
     @property
     def ok(self) -> bool:
@@ -134,6 +173,7 @@ class Report:
         return {
             "results": [r.to_dict() for r in self.results],
             "errors": [e.to_dict() for e in self.errors],
+            "notes": [n.to_dict() for n in self.notes],
         }
 
 
@@ -173,11 +213,21 @@ def _units(mode: Mode, n: int) -> str:
     return f"{n} decimal place{'s' * (n != 1)}"
 
 
+def as_typed(text: str) -> str:
+    """An answer as the student typed it, for a sentence: its digits and decimal comma as typed,
+    a leading minus written as the sheet writes one (−)."""
+    text = text.strip()
+    return "−" + text[1:].lstrip() if text[:1] == "-" else text
+
+
 def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) -> Item:
     """One answer against one key quantity, without any follow-through."""
     # Items are built directly, not with dataclasses.replace(): this runs 50 times per file.
     if raw is None:
-        return Item(q.id, Status.MISSING, 0.0, q.points, q.value, None, None, "no answer", q.symbol)
+        return Item(
+            q.id, Status.MISSING, 0.0, q.points, q.value, None, None, "no answer", None, q.symbol
+        )
+    typed = raw.strip() if isinstance(raw, str) else shown(raw)
     if type(raw) is JsonNumber:
         # Fast path for the common case: a JSON number literal is always valid float() syntax
         # (NaN and Infinity, which json also lets through, are never accepted below).
@@ -189,15 +239,19 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
             if comparison.model is Model.KEY
             else comparison.accepts(given, q.value, q.tol_abs)
         ):
-            return Item(q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", q.symbol)
+            return Item(
+                q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", typed, q.symbol
+            )
     try:
         number = parse_number(raw)
     except NotANumber as exc:
-        typed = raw[:40] if isinstance(raw, str) else shown(raw)
-        return Item(q.id, Status.INVALID, 0.0, q.points, q.value, typed, None, str(exc), q.symbol)
+        text = raw[:40] if isinstance(raw, str) else shown(raw)
+        return Item(
+            q.id, Status.INVALID, 0.0, q.points, q.value, text, None, str(exc), typed, q.symbol
+        )
     given = number.value
     if comparison.accepts(given, q.value, q.tol_abs):
-        return Item(q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", q.symbol)
+        return Item(q.id, Status.CORRECT, 1.0, q.points, q.value, given, None, "", typed, q.symbol)
     typed_digits = number.digits(rule.mode)
     if right_to_fewer_digits(given, q.value, typed_digits, rule):
         feedback = (
@@ -207,15 +261,18 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
     else:
         allowance = comparison.allowance(q.value, q.tol_abs)
         feedback = (
-            f"expected {_written(rule, q.value)}; {number.text} is off by "
+            f"expected {_written(rule, q.value)}; {as_typed(typed)} is off by "
             f"{abs(given - q.value):.2g} (accepted: ±{allowance:.2g})"
         )
-    return Item(q.id, Status.WRONG, 0.0, q.points, q.value, given, None, feedback, q.symbol)
+    return Item(q.id, Status.WRONG, 0.0, q.points, q.value, given, None, feedback, typed, q.symbol)
 
 
 def student_of(sheet: AnswerSheet, variant: KeyVariant) -> str:
-    """Who this is: the roster id the variant was drawn for, else the file's, else the file name
-    (any of them made printable: a file name may hold an ESC sequence or a line break)."""
+    """Who this is: the LMS's student; else the roster id the variant was drawn for, else the
+    file's, else the file name (any of them made printable: a file name may hold an ESC sequence
+    or a line break)."""
+    if sheet.identity is not None:
+        return printable(sheet.student)
     if variant.student is not None:
         if sheet.student and sheet.student != variant.student:
             raise SheetError(
@@ -232,38 +289,56 @@ def grade_sheet(
     comparison: Comparison | None = None,
     markers: Sequence[Marker] = (),
 ) -> Result:
-    """Mark every asked quantity of `variant` (raises SheetError for ids the key doesn't ask)."""
+    """Mark every asked quantity of `variant`. An id the variant doesn't ask is no reason to lose
+    the other answers: they are graded, and the result's `problems` name it."""
     comparison = comparison or Comparison()
     asked = variant.asked
     answers = sheet.answers
+    problems: tuple[str, ...] = ()
     if not answers.keys() <= variant.asked_ids:
-        unknown = [k for k in answers if k not in variant.asked_ids]
-        listed = ", ".join(_short(k) for k in unknown[:10]) + (" …" if len(unknown) > 10 else "")
-        raise SheetError(
-            f"unknown quantity id{'s' * (len(unknown) != 1)} {listed} "
-            f"(variant {variant.code} asks for {asked[0].id if asked else 'nothing'} … "
-            f"{asked[-1].id if asked else ''}; see the answers template)"
-        )
+        problems = (unknown_ids(answers, variant),)
     student = student_of(sheet, variant)
     rule = comparison.rule(variant.rounding)
     if not markers:
         get = answers.get
         items = tuple([mark_item(q, get(q.id), comparison, rule) for q in asked])
-        return Result(student, variant.code, items, variant.exam, sheet.source, rule)
+    else:
+        graded: dict[str, Item] = {}
+        given: dict[str, float] = {}
+        for q in asked:
+            item = mark_item(q, answers.get(q.id), comparison, rule)
+            if item.status is not Status.INVALID and isinstance(item.given, float):
+                given[q.id] = item.given
+            if item.status is Status.WRONG:
+                context = Context(variant, given, graded, comparison, rule)
+                for marker in markers:
+                    item = marker(item, context)
+            graded[q.id] = item
+        items = tuple(graded.values())
+    return Result(
+        student,
+        variant.code,
+        items,
+        variant.exam,
+        sheet.source,
+        rule,
+        variant.delta_sign,
+        problems,
+        sheet.identity,
+    )
 
-    graded: dict[str, Item] = {}
-    given: dict[str, float] = {}
-    for q in asked:
-        item = mark_item(q, answers.get(q.id), comparison, rule)
-        if item.status is not Status.INVALID and isinstance(item.given, float):
-            given[q.id] = item.given
-        if item.status is Status.WRONG:
-            context = Context(variant, given, graded, comparison, rule)
-            for marker in markers:
-                item = marker(item, context)
-        graded[q.id] = item
-    items = tuple(graded.values())
-    return Result(student, variant.code, items, variant.exam, sheet.source, rule)
+
+def unknown_ids(answers: Mapping[str, Any], variant: KeyVariant) -> str:
+    """The message for answers under ids the variant doesn't ask."""
+    asked = variant.asked
+    unknown = [k for k in answers if k not in variant.asked_ids]
+    listed = ", ".join(_short(k) for k in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+    return (
+        f"unknown quantity id{'s' * (len(unknown) != 1)} {listed} "
+        f"(variant {variant.code} asks for {asked[0].id if asked else 'nothing'} … "
+        f"{asked[-1].id if asked else ''}; see the answers template): "
+        f"{'they were' if len(unknown) != 1 else 'it was'} not graded, the other answers were"
+    )
 
 
 def _short(text: str) -> str:

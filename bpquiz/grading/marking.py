@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 
 from bpquiz.errors import OptionError
 from bpquiz.grading.items import Context, Item, Marker, Status
+from bpquiz.grading.readers.numbers import NotANumber, parse_number
 from bpquiz.maths.ids import given_id
 from bpquiz.maths.mistakes import CATALOGUE
+from bpquiz.maths.rounding import Rounding
 
 if TYPE_CHECKING:
     from bpquiz.exercises.key import KeyVariant
@@ -261,11 +263,28 @@ def _own_rounding(item: Item, context: Context) -> Item:
     )
 
 
-def misconception(item: Item, context: Context) -> Item:
+class Penalty(StrEnum):
+    """What a misconception costs when it shows in several items."""
+
+    ONCE = "once"
+    """The first item where it shows loses its points; later ones it explains earn follow-through."""
+    EACH = "each"
+    """Every item where it shows loses its points."""
+
+
+def misconception(
+    item: Item,
+    context: Context,
+    penalty: Penalty = Penalty.ONCE,
+    credit: FollowThrough = FollowThrough.FULL,
+) -> Item:
     """Name the catalogued mistake a wrong answer matches, computed from the student's own inputs.
 
     The closest match wins when several mistakes land within the tolerance. An answer that is right
-    from the student's own inputs (follow-through turned down as trivial) is no mistake of this step.
+    from the student's own inputs (follow-through turned down as trivial) is no mistake of this
+    step, and neither is one that can't be told from honest work at the precision the student
+    wrote. With `penalty` once, a misconception already named at an earlier item costs nothing
+    more: this item gets follow-through credit, and its feedback names the mistake.
     """
     if item.status is not Status.WRONG or not isinstance(item.given, float):
         return item
@@ -278,9 +297,14 @@ def misconception(item: Item, context: Context) -> Item:
         return item
     if context.comparison.accepts(item.given, own, tolerance(context, item.id, own)):
         return item
+    coarse = _coarser_rule(item, context)
+    if coarse is not None and coarse.round(own) == coarse.round(item.given):
+        return item  # honest work, rounded to the fewer digits the student wrote
     best: tuple[float, str] | None = None
     for code, values in made.items():
         for value in values:
+            if coarse is not None and coarse.round(value) == coarse.round(own):
+                continue  # at the student's precision this mistake changes nothing
             off = abs(item.given - value)
             accepted = context.comparison.accepts(
                 item.given, value, tolerance(context, item.id, value)
@@ -290,18 +314,48 @@ def misconception(item: Item, context: Context) -> Item:
     if best is None:
         return item
     code = best[1]
-    return item._replace(
-        misconception=code,
-        feedback=f"{CATALOGUE[code].explanation} Expected {context.rule.format(item.expected)}.",
+    explanation = CATALOGUE[code].explain(solution.problem.delta_sign)
+    expected = context.rule.format(item.expected)
+    earlier = next(
+        (q for q in context.graded.values() if q.misconception == code and q.credit < 1), None
     )
+    if penalty is Penalty.ONCE and earlier is not None:
+        return item._replace(
+            status=Status.FOLLOW_THROUGH,
+            credit=credit.credit,
+            misconception=code,
+            feedback=f"the same mistake as at {earlier.symbol}, which already lost its points: "
+            f"{explanation} Expected {expected}.",
+        )
+    return item._replace(misconception=code, feedback=f"{explanation} Expected {expected}.")
 
 
-def markers(credit: FollowThrough | str = FollowThrough.FULL) -> list[Marker]:
+def _coarser_rule(item: Item, context: Context) -> Rounding | None:
+    """The rounding of the fewer digits the student wrote than the sheet asks for, if fewer."""
+    if item.typed is None:
+        return None
+    try:
+        digits = parse_number(item.typed).digits(context.rule.mode)
+    except NotANumber:
+        return None
+    if not 1 <= digits < context.rule.digits:
+        return None
+    return Rounding(context.rule.mode, digits)
+
+
+def markers(
+    credit: FollowThrough | str = FollowThrough.FULL, penalty: Penalty | str = Penalty.ONCE
+) -> list[Marker]:
     """The markers for `grade_sheet`/`grade_paths`, in the order they must run (picklable, for
     worker processes)."""
     try:
         credit = FollowThrough(credit)
     except ValueError:
         raise OptionError("--follow-through: expected full, half or off") from None
+    try:
+        penalty = Penalty(penalty)
+    except ValueError:
+        raise OptionError("--misconception-penalty: expected once or each") from None
     chosen: Callable[[Item, Context], Item] = partial(follow_through, credit=credit)
-    return [chosen, misconception]
+    named: Callable[[Item, Context], Item] = partial(misconception, penalty=penalty, credit=credit)
+    return [chosen, named]

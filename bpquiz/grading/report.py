@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bpquiz.files import printable
+from bpquiz.grading.classlist import absent
 from bpquiz.grading.items import Item, Report, Result, Status
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -218,9 +219,13 @@ _PLAIN = ("student", "variant", "score", "")
 
 
 def summary(report: Report) -> str:
-    """'28 students graded: mean 41.5/50 (83.0%), median …, range …; 2 files could not be graded.'"""
+    """'28 students graded, 2 absent (30 on the roster): mean 41.5/50 (83.0%), median …, range …;
+    2 errors (see above).'"""
     results = report.results
     parts = []
+    roll = (
+        f", {absent(report)} absent ({len(report.roster)} on the roster)" if report.roster else ""
+    )
     if results:
         percents = [r.percent for r in results]
         scores = [r.score for r in results]
@@ -233,14 +238,14 @@ def summary(report: Report) -> str:
             )
 
         parts.append(
-            f"{len(results)} student{'s' * (len(results) != 1)} graded: "
+            f"{len(results)} student{'s' * (len(results) != 1)} graded{roll}: "
             f"mean {show(statistics.fmean(scores), statistics.fmean(percents))}, "
             f"median {show(statistics.median(scores), statistics.median(percents))}, "
             f"lowest {show(min(scores), min(percents))}, highest {show(max(scores), max(percents))}"
         )
     else:
-        parts.append("no student graded")
+        parts.append(f"no student graded{roll}")
     if report.errors:
         n = len(report.errors)
-        parts.append(f"{n} file{'s' * (n != 1)} could not be graded (see the errors above)")
+        parts.append(f"{n} error{'s' * (n != 1)} (see above)")
     return "; ".join(parts) + "."

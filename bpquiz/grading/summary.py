@@ -18,7 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bpquiz.exercises.key import KeyIndex
 from bpquiz.files import write_atomic
+from bpquiz.grading.classlist import absent
 from bpquiz.grading.items import Report, Status
 from bpquiz.grading.outputs import refuse_existing
 from bpquiz.maths.mistakes import CATALOGUE
@@ -68,6 +70,10 @@ class ClassSummary:
     """Students per BINS-wide band of percent scores."""
     mean_percent: float = 0.0
     median_percent: float = 0.0
+    delta_sign: str = "gradient"
+    """The class's convention for δ (the most students'), for explaining the misconceptions."""
+    absent: int = 0
+    """Roster students who handed nothing in (0 without a roster)."""
 
 
 def _column(status: Status) -> str:
@@ -104,6 +110,10 @@ def class_summary(report: Report) -> ClassSummary:
         histogram=histogram,
         mean_percent=sum(percents) / n if n else 0.0,
         median_percent=median,
+        delta_sign=Counter(r.delta_sign for r in report.results).most_common(1)[0][0]
+        if report.results
+        else "gradient",
+        absent=absent(report) if report.roster else 0,
     )
 
 
@@ -113,7 +123,8 @@ def _percent(share: float) -> str:
 
 def print_summary(summary: ClassSummary, console: Console) -> None:
     """The analysis as terminal tables: per quantity, misconceptions, score distribution."""
-    console.print(Text(f"Class analysis: {summary.students} students", style="bold"))
+    absent = f", {summary.absent} absent" if summary.absent else ""
+    console.print(Text(f"Class analysis: {summary.students} students{absent}", style="bold"))
     table = Table(box=None, pad_edge=False)
     table.add_column("")
     table.add_column("id", style="dim")
@@ -244,7 +255,18 @@ def misconception_chart(summary: ClassSummary, width: float = 95) -> Markup:
 # --- the report ---------------------------------------------------------------------------------
 
 
-def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
+def summary_context(
+    summary: ClassSummary, exams: list[str], exam_header: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The class report's context; `exam_header`: the title, course and date of the one exam
+    graded (as its key keeps them), printed in the report's header."""
+    exam_header = exam_header or {}
+    title = exam_header.get("title")
+    options = SheetOptions(
+        f"Class analysis: {title}" if title else "Class analysis",
+        exam_header.get("course") or ", ".join(exams),
+        exam_header.get("date", ""),
+    )
     rows = [
         {
             "symbol": q.symbol,
@@ -254,8 +276,9 @@ def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
         for q in summary.quantities
     ]
     return {
-        **header("summary", SheetOptions("Class analysis", ", ".join(exams)), "", None),
+        **header("summary", options, "", None),
         "students": summary.students,
+        "absent": summary.absent,
         "mean": f"{summary.mean_percent:.1f}",
         "median": f"{summary.median_percent:.1f}",
         "columns": [LABELS[c] for c in SHOWN],
@@ -265,7 +288,9 @@ def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
                 "code": code,
                 "students": students,
                 "answers": answers,
-                "explanation": CATALOGUE[code].explanation if code in CATALOGUE else "",
+                "explanation": (
+                    CATALOGUE[code].explain(summary.delta_sign) if code in CATALOGUE else ""
+                ),
             }
             for code, answers, students in summary.misconceptions
         ],
@@ -276,19 +301,31 @@ def summary_context(summary: ClassSummary, exams: list[str]) -> dict[str, Any]:
 
 
 def render_summary_html(
-    summary: ClassSummary, exams: list[str], templates: Path | None = None
+    summary: ClassSummary,
+    exams: list[str],
+    templates: Path | None = None,
+    exam_header: dict[str, str] | None = None,
 ) -> str:
-    return render_template("summary.html", summary_context(summary, exams), templates)
+    context = summary_context(summary, exams, exam_header)
+    return render_template("summary.html", context, templates)
 
 
 def write_summary(
-    report: Report, path: Path, templates: Path | None = None, replace: bool = False
+    report: Report,
+    path: Path,
+    templates: Path | None = None,
+    keys: KeyIndex | None = None,
+    replace: bool = False,
 ) -> None:
-    """The class report as `path` (.html, or .pdf through WeasyPrint), written atomically; an
-    earlier one is replaced only with `replace` (else OutputExists)."""
+    """The class report as `path` (.html, or .pdf through WeasyPrint), written atomically; with
+    the `keys` graded against, headed with the exam's own title, course and date. An earlier one
+    is replaced only with `replace` (else OutputExists)."""
     refuse_existing([path], replace)
     exams = sorted({r.exam for r in report.results if r.exam})
-    html = render_summary_html(class_summary(report), exams, templates)
+    exam_header: dict[str, str] = {}
+    if keys is not None and len(exams) == 1 and report.results:
+        exam_header = dict(keys.find(report.results[0].variant).header)
+    html = render_summary_html(class_summary(report), exams, templates, exam_header)
     if path.suffix.lower() == ".html":
         write_atomic(path, html, replace=replace)
         return

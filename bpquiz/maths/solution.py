@@ -173,7 +173,9 @@ class Solution:
         act = ACTIVATIONS[self.problem.activations[l - 1]]
         z = self._ref("z", l, j, e)
         if v.no_activation and v.within("no_activation"):
-            return [] if act.function is None and not act.layerwise else [z]
+            # Not where a = z would make the loss's logarithm meaningless (bce, cross-entropy).
+            logged = l == self.problem.depth and self.problem.loss in ("bce", "cross_entropy")
+            return [] if act.function is None or logged else [z]
         if v != RIGHT:
             return []
         if act.layerwise:

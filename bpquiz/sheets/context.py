@@ -194,7 +194,53 @@ def _rows_of(
                 rows[-1] = rows[-1] + chunk
             else:
                 rows.append(chunk)
-    return [[{"id": q.id, "symbol": _text(q.symbol(notation))} for q in row] for row in rows]
+    depth = notation.depth
+    return [
+        [{"id": q.id, "symbol": _text(q.symbol(notation)), "words": words(q, depth)} for q in row]
+        for row in rows
+    ]
+
+
+def _neuron_words(layer: int, neuron: int | None, depth: int) -> str:
+    if layer == depth:
+        return f"output neuron {neuron}"
+    where = "hidden" if depth == 2 else f"hidden layer {layer},"
+    return f"{where} neuron {neuron}"
+
+
+def words(q: Quantity, depth: int) -> str:
+    """What a quantity is, in words, for a tooltip or a screen reader: "net input of hidden
+    neuron 1", "gradient of the weight from hidden neuron 2 to output neuron 1"."""
+    example = f", example {q.example}" if q.example and q.id.endswith(f"_e{q.example}") else ""
+    layer, neuron = q.layer or 0, q.neuron
+    match q.kind:
+        case "loss":
+            return "the loss" + (f" of example {q.example}" if q.example else "")
+        case "grad_w" | "w_new" | "w":
+            source = (
+                f"input {q.source}" if layer == 1 else _neuron_words(layer - 1, q.source, depth)
+            )
+            weight = f"the weight from {source} to {_neuron_words(layer, q.target, depth)}"
+            return {"w": weight, "grad_w": f"gradient of {weight}", "w_new": f"updated {weight}"}[
+                q.kind
+            ]
+        case "grad_b" | "b_new" | "b":
+            owner = (
+                f"layer {layer}'s shared bias"
+                if neuron is None
+                else f"the bias of {_neuron_words(layer, neuron, depth)}"
+            )
+            return {"b": owner, "grad_b": f"gradient of {owner}", "b_new": f"updated {owner}"}[
+                q.kind
+            ]
+    what = {
+        "z": "net input",
+        "a": "activation",
+        "grad_a": "derivative of the loss with respect to the activation",
+        "dact": "activation's derivative",
+        "delta": "delta",
+    }[q.kind]
+    return f"{what} of {_neuron_words(layer, neuron, depth)}{example}"
 
 
 def _key(variant: Variant, settings: Settings, notation: Notation) -> dict[str, dict[str, Any]]:
@@ -228,6 +274,7 @@ def sheet_context(
             }
         )
     drawing = network_svg(variant.solution, notation, numbers.drawing_width, texts=texts)
+    compact = all(len(q["rows"]) == 1 and len(q["rows"][0]) <= 2 for q in questions)
     return {
         **header("sheet", options, variant.code, variant.student, texts),
         "instructions": _instructions(variant, settings, notation),
@@ -237,6 +284,9 @@ def sheet_context(
         "questions": questions,
         "total_points": _whole(sum(q["points"] for q in questions)),
         "cells_per_row": numbers.cells_per_row,
+        # Questions of one short line each (a small net) go two to a line, each two boxes wide.
+        "compact": compact,
+        "columns": 2 if compact else numbers.cells_per_row,
     }
 
 

@@ -8,6 +8,7 @@ carry the numbers. A label never overlaps another label, a neuron or a text besi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -69,9 +70,13 @@ def room(text: str) -> int:
 
 
 Emit = Callable[[float, float, str, str, str], str]
-POSITIONS = (0.25, 0.33, 0.18, 0.42, 0.5, 0.58, 0.66, 0.75, 0.82)
-"""Where along an edge (0 = source, 1 = target) a weight label may sit, in order of preference:
-near the source, where the edges fanning out of one neuron are apart and crossings are few."""
+POSITIONS = tuple(k / 40 for k in range(6, 35))
+"""Where along an edge (0 = source, 1 = target) a weight label may sit."""
+PREFERRED = 0.3
+"""Where a label sits when several spots are equally clear: near the source."""
+CLEAR = 9.0
+"""How far (px) a label is kept from every edge but its own where the drawing allows: a label
+that close to another edge could be read as that edge's."""
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,30 @@ def network_svg(
     return Drawing(svg, all_givens=single and values_on_edges)
 
 
+def _distance(box: Box, x1: float, y1: float, x2: float, y2: float) -> float:
+    """How far the segment (x1, y1)–(x2, y2) passes from the box (0 when it passes through)."""
+    if _crosses(box, x1, y1, x2, y2):
+        return 0.0
+    corners = [(box.left, box.top), (box.right, box.top), (box.left, box.bottom)]
+    corners.append((box.right, box.bottom))
+    to_segment = min(_point_to_segment(px, py, x1, y1, x2, y2) for px, py in corners)
+    to_box = min(_point_to_box(px, py, box) for px, py in ((x1, y1), (x2, y2)))
+    return min(to_segment, to_box)
+
+
+def _point_to_segment(px: float, py: float, x1: float, y1: float, x2: float, y2: float) -> float:
+    dx, dy = x2 - x1, y2 - y1
+    length = dx * dx + dy * dy
+    t = 0.0 if length == 0 else max(0.0, min(1.0, ((px - x1) * dx + (py - y1) * dy) / length))
+    return math.hypot(px - (x1 + t * dx), py - (y1 + t * dy))
+
+
+def _point_to_box(px: float, py: float, box: Box) -> float:
+    dx = max(box.left - px, 0.0, px - box.right)
+    dy = max(box.top - py, 0.0, py - box.bottom)
+    return math.hypot(dx, dy)
+
+
 def _crosses(box: Box, x1: float, y1: float, x2: float, y2: float) -> bool:
     """Whether the segment (x1, y1)–(x2, y2) passes through the box (Liang–Barsky clipping)."""
     t0, t1 = 0.0, 1.0
@@ -329,8 +358,9 @@ def _place_labels(
 ) -> list[str] | None:
     """A label centred on each edge, overlapping nothing; None when some edge has no free spot.
 
-    Among the free spots, one that no other edge passes through is preferred, so that a label is
-    never read as belonging to a crossing edge.
+    Each label goes where its own edge is clearest of the others: never where another edge passes
+    through it if that can be helped, and as far from every other edge as the drawing allows (up to
+    CLEAR), so that a label is read as its own edge's; among equally clear spots, near the source.
     """
     taken = list(obstacles)
     segments = [(x1 + RADIUS, y1, x2 - RADIUS, y2) for x1, y1, x2, y2, _, _ in edges]
@@ -338,18 +368,21 @@ def _place_labels(
     for k, (x1, y1, x2, y2, value, symbol) in enumerate(edges):
         text = symbol if use_symbols else value
         others = segments[:k] + segments[k + 1 :]
-        free = []
+        best: tuple[float, float, float, float, Box] | None = None
         for t in POSITIONS:
             # Along the drawn part of the edge, between the two circles.
             x = x1 + RADIUS + t * (x2 - x1 - 2 * RADIUS)
             y = y1 + t * (y2 - y1)
             box = _text_box(x, y, text, "middle", length)
-            if not any(_padded(box).overlaps(other) for other in taken):
-                free.append((x, y, box))
-        if not free:
+            if any(_padded(box).overlaps(other) for other in taken):
+                continue
+            clearance = min((_distance(box, *seg) for seg in others), default=CLEAR)
+            score = (min(clearance, CLEAR), -abs(t - PREFERRED))
+            if best is None or score > best[:2]:
+                best = (*score, x, y, box)
+        if best is None:
             return None
-        clear = [spot for spot in free if not any(_crosses(spot[2], *seg) for seg in others)]
-        x, y, box = (clear or free)[0]
+        *_, x, y, box = best
         taken.append(box)
         out.append(
             f'<rect x="{box.left:.1f}" y="{box.top:.1f}" width="{box.right - box.left:.1f}" '

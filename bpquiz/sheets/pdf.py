@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes.util
 import io
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from functools import cache
@@ -95,9 +96,36 @@ _READ_ONLY = 1  # field flag bit 1 (PDF 32000-1, table 221)
 _HIDDEN = 2  # annotation flag bit 2: neither shown nor printed (table 165)
 
 
+FIELD_FONT = "Helv"
+"""The fields' font in the form's resources: Helvetica, which every reader and form filler has."""
+PDFDOC_DIFFERENCES = (
+    "24 /breve /caron /circumflex /dotaccent /hungarumlaut /ogonek /ring /tilde "
+    "39 /quotesingle 96 /grave "
+    "128 /bullet /dagger /daggerdbl /ellipsis /emdash /endash /florin /fraction "
+    "/guilsinglleft /guilsinglright /minus /perthousand /quotedblbase /quotedblleft "
+    "/quotedblright /quoteleft /quoteright /quotesinglbase /trademark /fi /fl /Lslash /OE "
+    "/Scaron /Ydieresis /Zcaron /dotlessi /lslash /oe /scaron /zcaron "
+    "160 /Euro /exclamdown /cent /sterling /currency /yen /brokenbar /section /dieresis "
+    "/copyright /ordfeminine /guillemotleft /logicalnot /.notdef /registered /macron /degree "
+    "/plusminus /twosuperior /threesuperior /acute /mu /paragraph /periodcentered /cedilla "
+    "/onesuperior /ordmasculine /guillemotright /onequarter /onehalf /threequarters "
+    "/questiondown /Agrave /Aacute /Acircumflex /Atilde /Adieresis /Aring /AE /Ccedilla "
+    "/Egrave /Eacute /Ecircumflex /Edieresis /Igrave /Iacute /Icircumflex /Idieresis /Eth "
+    "/Ntilde /Ograve /Oacute /Ocircumflex /Otilde /Odieresis /multiply /Oslash /Ugrave "
+    "/Uacute /Ucircumflex /Udieresis /Yacute /Thorn /germandbls /agrave /aacute /acircumflex "
+    "/atilde /adieresis /aring /ae /ccedilla /egrave /eacute /ecircumflex /edieresis /igrave "
+    "/iacute /icircumflex /idieresis /eth /ntilde /ograve /oacute /ocircumflex /otilde "
+    "/odieresis /divide /oslash /ugrave /uacute /ucircumflex /udieresis /yacute /thorn "
+    "/ydieresis"
+)
+"""PDFDocEncoding over Helvetica's StandardEncoding, as Acrobat encodes its own /Helv: it has
+/minus (U+2212) at 138, which WinAnsiEncoding lacks."""
+
+
 def mark_form(variant: str, pdf: Any) -> None:
-    """WeasyPrint `finisher`: make the variant field hidden and read-only, and put the code in
-    the document information (see bpquiz.forms). `pdf` is WeasyPrint's pydyf.PDF."""
+    """WeasyPrint `finisher`: make the variant field hidden and read-only, put the code in the
+    document information (see bpquiz.forms), and give the fields a standard font (see
+    `_standard_field_font`). `pdf` is WeasyPrint's pydyf.PDF."""
     import pydyf
 
     pdf.info["BpquizVariant"] = pydyf.String(variant)
@@ -106,6 +134,89 @@ def mark_form(variant: str, pdf: Any) -> None:
         if isinstance(obj, dict) and getattr(obj.get("T"), "string", None) == VARIANT_FIELD:
             obj["Ff"] = _READ_ONLY
             obj["F"] = _HIDDEN
+    _standard_field_font(pdf)
+
+
+def _standard_field_font(pdf: Any) -> None:
+    """Set the text fields in Helvetica, which form fillers can encode, instead of the font
+    WeasyPrint embeds whole for them (a Type0 font, which pdftk and PyMuPDF cannot write with).
+
+    The form's /DR becomes << /Font << /Helv F >> >> with F a non-embedded Type1 Helvetica in
+    PDFDocEncoding; each field's /DA names /Helv, with WeasyPrint's size and colour; each /Rect is
+    normalised (WeasyPrint writes y0 > y1); the Type0 font, used by no content stream, is taken
+    out of the page resources and its objects emptied. Emptied, not freed: pydyf writes a free
+    object's entry in a compressed cross-reference stream wrongly."""
+    import pydyf
+
+    form = pdf.catalog.get("AcroForm")
+    if form is None:
+        return
+
+    def deref(value: Any) -> Any:
+        if isinstance(value, bytes) and value.endswith(b" R"):
+            return pdf.objects[int(value.split()[0])]
+        return value
+
+    differences = pydyf.Array(
+        token if token.startswith("/") else int(token) for token in PDFDOC_DIFFERENCES.split()
+    )
+    font = pydyf.Dictionary(
+        {
+            "Type": "/Font",
+            "Subtype": "/Type1",
+            "BaseFont": "/Helvetica",
+            "Name": "/" + FIELD_FONT,
+            "Encoding": pydyf.Dictionary({"Type": "/Encoding", "Differences": differences}),
+        }
+    )
+    pdf.add_object(font)
+    resources = deref(form.get("DR"))
+    form["DR"] = pydyf.Dictionary({"Font": pydyf.Dictionary({FIELD_FONT: font.reference})})
+    form["DA"] = pydyf.String(f"/{FIELD_FONT} 0 Tf 0 g")
+
+    old_fonts = set()
+    for ref in form["Fields"]:
+        field = deref(ref)
+        da = getattr(field.get("DA"), "string", None)
+        if isinstance(da, bytes):
+            da = da.decode("latin-1")
+        if da:
+            old_fonts.update(re.findall(r"/(\S+)\s+[\d.]+\s+Tf", da))
+            size = (re.findall(r"([\d.]+)\s+Tf", da) or ["0"])[-1]
+            colour = re.findall(r"((?:[\d.]+\s+){1,4})(rg|g|k)\b", da)
+            paint = " ".join([*colour[-1][0].split(), colour[-1][1]]) if colour else "0 g"
+            field["DA"] = pydyf.String(f"/{FIELD_FONT} {size} Tf {paint}")
+        if "Rect" in field:
+            x0, y0, x1, y1 = (float(v) for v in field["Rect"])
+            field["Rect"] = pydyf.Array((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+
+    fonts = deref(resources.get("Font")) if isinstance(resources, dict) else None
+    if not fonts:
+        return
+    streams = [obj for obj in pdf.objects if isinstance(obj, pydyf.Stream)]
+    for name in old_fonts:
+        token = b"/" + name.encode() + b" "
+        if any(
+            token
+            in b" ".join(op if isinstance(op, bytes) else str(op).encode() for op in stream.stream)
+            for stream in streams
+        ):
+            continue  # also used by page content: kept
+        type0 = deref(fonts.pop(name, None))
+        if not isinstance(type0, dict):
+            continue
+        parts = [type0, deref(type0.get("ToUnicode"))]
+        for ref in type0.get("DescendantFonts", []):
+            descendant = deref(ref)
+            descriptor = deref(descendant.get("FontDescriptor"))
+            parts += [descendant, descriptor]
+            if isinstance(descriptor, dict):
+                parts += [deref(descriptor.get(k)) for k in ("FontFile", "FontFile2", "FontFile3")]
+        for part in parts:
+            if isinstance(part, pydyf.Stream):
+                part.stream, part.extra = [], {}
+            elif isinstance(part, dict):
+                part.clear()
 
 
 def form_pdfs(document: Document, variant: str, print_copy: bool) -> tuple[bytes, bytes | None]:

@@ -21,6 +21,22 @@ class AnswersError(BpquizError):
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who an LMS says handed an attempt in (it signed them in): what it knows of them."""
+
+    name: str = ""
+    email: str = ""
+    number: str = ""
+    """The institution's student number: Moodle's "ID number", Canvas's "sis_id"."""
+    lms_user: str = ""
+    """The LMS's own user id (Canvas's numeric "id"), which its gradebook import matches first."""
+
+    def ids(self) -> tuple[str, ...]:
+        """Every id a roster might list this student by."""
+        return tuple(i for i in (self.email, self.number, self.lms_user) if i)
+
+
+@dataclass(frozen=True)
 class AnswerSheet:
     """One student's answers, checked for shape; the answers are still as typed."""
 
@@ -30,6 +46,9 @@ class AnswerSheet:
     """As written in the file (may be empty: templates without a roster leave it blank)."""
     answers: dict[str, Any]
     """Quantity id → the raw value: None, a JsonNumber, a str, or anything else JSON allows."""
+    identity: Identity | None = None
+    """Set when an LMS export says who this is: then `student` is the LMS's, and a variant drawn
+    for a roster student does not decide it (the LMS handed the variants out at random)."""
 
 
 def read_limited(path: Path, limit: int, what: str) -> bytes:

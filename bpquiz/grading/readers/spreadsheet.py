@@ -68,6 +68,17 @@ class Table:
     """The letters of answer columns with at least one non-blank cell."""
 
 
+def column_name(cell: str) -> str:
+    """A header cell as a column name: "z1_1 (z⁽¹⁾₁)", as bpquiz's blank spreadsheet heads a
+    column, is z1_1; case and spaces around it don't matter."""
+    name = cell.strip().lower()
+    if name.startswith("(") or not name.endswith(")") or "(" not in name:
+        return name
+    # What the pattern \s*\(.*\)$ removes, found in linear time: a header of cells full of "("
+    # made the regular expression take seconds.
+    return name[: name.index("(")].rstrip()
+
+
 def column_letter(index: int) -> str:
     """A spreadsheet's name for the column at 0-based `index`: A … Z, AA, AB, …"""
     letters = ""
@@ -99,7 +110,7 @@ def _header_and_delimiter(first_line: str) -> tuple[list[str], str]:
                 cells = next(csv.reader(io.StringIO(first_line, newline=""), delimiter=delimiter))
         except (csv.Error, StopIteration):
             continue  # e.g. a cell too long: not this delimiter, or not a header at all
-        header = [c.strip().lower() for c in cells]
+        header = [column_name(c) for c in cells]
         if STUDENT in header and VARIANT in header:
             return header, delimiter
     if wide:

@@ -93,6 +93,7 @@ def make_template(skeleton_pdf: bytes, fonts: Fonts, field: str | None = None) -
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import (
         ArrayObject,
+        ByteStringObject,
         NameObject,
         StreamObject,
         TextStringObject,
@@ -112,6 +113,13 @@ def make_template(skeleton_pdf: bytes, fonts: Fonts, field: str | None = None) -
         heights.append(float(page.mediabox.height))
     field_number = None
     form = writer._root_object.get("/AcroForm")
+    if form:
+        # pypdf writes a text string with every other byte than a letter or digit escaped, which
+        # pdf-lib does not unescape in a /DA: default appearances are written as hex strings.
+        fields = [ref.get_object() for ref in form.get_object().get("/Fields", [])]
+        for obj in [form.get_object(), *fields]:
+            if "/DA" in obj:
+                obj[NameObject("/DA")] = ByteStringObject(str(obj["/DA"]).encode("latin-1"))
     for ref in form.get_object().get("/Fields", []) if form and field else []:
         if ref.get_object().get("/T") == field:
             ref.get_object()[NameObject("/V")] = TextStringObject(FIELD_MARK[1:-1].decode())
