@@ -138,6 +138,20 @@ def keys_with(make: Make) -> Make:
 
 
 TOO_MUCH = "too complex to be a filled sheet, reading it was stopped"
+MOODLE = b'"Last name","First name","Email address",Status,"Response 1","Right answer 1"\n'
+CANVAS = b"name,id,sis_id,submitted,n correct,score"
+
+
+def moodle_questions(exam: SimpleNamespace) -> bytes:
+    """300 question slots whose right answers are numbers of no variant, 1,700 attempts."""
+    slots = range(1, 301)
+    header = "Last name,First name,Email address,Status," + ",".join(
+        f"Response {n},Right answer {n}" for n in slots
+    )
+    row = "a,b,c,Finished," + ",".join("part 1: 1,part 1: 1" for _ in slots)
+    return (header + "\n" + (row + "\n") * 1_700).encode()
+
+
 # (case, what it makes, the file named in the error, what the error says)
 CASES: list[tuple[str, Make, str, str]] = [
     # PDFs: pypdf made to work (the first took 114 s and 1.5 GB, the second 10 min and 7 GB)
@@ -173,6 +187,27 @@ CASES: list[tuple[str, Make, str, str]] = [
         writes("x.csv", lambda e: b"root:SECRET:19000:0:99999:7:::\n"),
         "x.csv",
         "the first row must name the columns",
+    ),
+    # LMS exports (a Moodle Responses report, a Canvas Student Analysis), read within the same
+    # budgets: rows, cells, and the work of telling which question is bpquiz's
+    (
+        "moodle_rows",
+        writes("x.csv", lambda e: MOODLE + b"a,b,c,Finished,x,y\n" * 500_000),
+        "x.csv",
+        "more than 10000 rows",
+    ),
+    (
+        "moodle_cr_only",
+        writes("x.csv", lambda e: MOODLE.replace(b"\n", b"\r") + b"a,b,c,Finished,x,y\r" * 500_000),
+        "x.csv",
+        "more than 10000 rows",
+    ),
+    ("moodle_questions", writes("x.csv", moodle_questions), "x.csv", "no question of this Moodle"),
+    (
+        "canvas_markers",
+        writes("x.csv", lambda e: CANVAS + (b',"1: ' + b"[bpquiz a" * 7000 + b'"') * 100),
+        "x.csv",
+        "no bpquiz question",
     ),
     # answers files
     ("json_deep", writes("x.json", lambda e: b"[" * 500_000), "x.json", "nested more than 32"),

@@ -106,7 +106,7 @@ def _header_and_delimiter(first_line: str) -> tuple[list[str], str]:
             wide = True  # counted before parsing: a 10 MiB header is not parsed three times
             continue
         try:
-            with _cells_at_most(MAX_CELL):
+            with cells_at_most(MAX_CELL):
                 cells = next(csv.reader(io.StringIO(first_line, newline=""), delimiter=delimiter))
         except (csv.Error, StopIteration):
             continue  # e.g. a cell too long: not this delimiter, or not a header at all
@@ -125,7 +125,7 @@ def _header_and_delimiter(first_line: str) -> tuple[list[str], str]:
 
 
 @contextmanager
-def _cells_at_most(limit: int) -> Iterator[None]:
+def cells_at_most(limit: int) -> Iterator[None]:
     """csv's cell size limit, for this parse only (it is a setting of the whole csv module)."""
     before = csv.field_size_limit(limit)
     try:
@@ -138,6 +138,12 @@ _FIRST_LINE = re.compile(r"[^\r\n]*")
 """A line ends at CR LF, LF, or CR alone (old Excel for Mac)."""
 
 
+def first_line(text: str) -> str:
+    """The first line of a spreadsheet's text (its header), whatever its lines end with."""
+    found = _FIRST_LINE.match(text.lstrip("\r\n"))
+    return found[0] if found else ""
+
+
 def parse_table(data: bytes, source: str) -> Table:
     """Check a spreadsheet's bytes and split it into rows (raises AnswersError for the file).
 
@@ -147,8 +153,7 @@ def parse_table(data: bytes, source: str) -> Table:
     if not data.strip():
         raise AnswersError("empty file: the first row names the columns student, variant, …")
     text = _decode(data).lstrip("\r\n")
-    first_line = _FIRST_LINE.match(text)
-    header, delimiter = _header_and_delimiter(first_line[0] if first_line else "")
+    header, delimiter = _header_and_delimiter(first_line(text))
     if "score" in header and "max_score" in header:
         raise AnswersError("a gradebook written by `bpquiz grade --csv`, not students' answers")
     seen: dict[str, int] = {}
@@ -169,7 +174,7 @@ def parse_table(data: bytes, source: str) -> Table:
     # cell may hold a line break.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        with _cells_at_most(MAX_CELL):
+        with cells_at_most(MAX_CELL):
             next(reader)
             # Row numbers count records, as a spreadsheet numbers its rows (a cell may hold a
             # newline).
