@@ -51,9 +51,10 @@ def load_roster(path: Path) -> list[dict[str, str]]:
                 f"{path}: line {line}: expected an id and a name, got {','.join(row)[:60]}"
             )
         sid, name = row[id_col].strip(), row[name_col].strip()
+        email = row[email_col].strip() if email_col is not None and email_col < len(row) else ""
         if not sid:
             raise RosterError(f"{path}: line {line}: the id is empty")
-        for what, text in (("id", sid), ("name", name)):
+        for what, text in (("id", sid), ("name", name), ("email", email)):
             if len(text) > MAX_TEXT:
                 raise RosterError(
                     f"{path}: line {line}: the {what} is longer than {MAX_TEXT} characters"
@@ -67,8 +68,8 @@ def load_roster(path: Path) -> list[dict[str, str]]:
             raise RosterError(f"{path}: line {line}: the id '{sid}' appears twice")
         seen.add(sid)
         student = {"id": sid, "name": name}
-        if email_col is not None and email_col < len(row) and row[email_col].strip():
-            student["email"] = row[email_col].strip()
+        if email:
+            student["email"] = email
         students.append(student)
     if not students:
         raise RosterError(f"{path}: the roster has a header but no students")
