@@ -133,14 +133,16 @@ def _check_no_filled_sheet_is_replaced(
     """ExamError when a PDF this run would write is there and holds answers in its form fields
     (a student's filled sheet, saved over the blank one), or can't be read to tell."""
     from bpquiz.exercises.exam import ExamError
-    from bpquiz.grading.readers.pdf_form import filled_fields
-    from bpquiz.grading.readers.sheet import AnswersError
     from bpquiz.sheets.render import exam_paths
 
     codes = [v.code for v in variants]
     for path in exam_paths(codes, sheets.format, out_dir, name):
         if path.suffix != ".pdf" or not (path.exists() or path.is_symlink()):
             continue
+        # Imported only when there is a sheet to read (pypdf and the reader child: ~10 ms).
+        from bpquiz.grading.readers.pdf_form import filled_fields
+        from bpquiz.grading.readers.sheet import AnswersError
+
         try:
             filled = filled_fields(path)
         except AnswersError as exc:
