@@ -500,3 +500,77 @@ def test_an_entry_swapped_for_a_link_after_the_check_is_not_followed(exam, tmp_p
     os.symlink(secret, path)  # as if swapped between answer_files() and the read
     with pytest.raises(AnswersError, match="a link: not followed"):
         read_answers(path)
+
+
+# --- hostile caches and templates, measured the same way -----------------------------------------
+
+
+def _world_writable_cache_with_pickles(root: Path) -> tuple[list[str], dict[str, str]]:
+    cache = root / "shared"
+    cache.mkdir()
+    cache.chmod(0o777)
+    (cache / "jinja").mkdir()
+    for n in range(8):  # what an attacker leaves: compiled-template files that run a command
+        (cache / "jinja" / f"__jinja2_{n:040x}.cache").write_bytes(
+            b"cos\nsystem\n(S'touch " + str(root / "owned").encode() + b"'\ntR."
+        )
+    return ["--format", "pdf"], {"BPQUIZ_CACHE": str(cache)}
+
+
+def _templates(root: Path, change: Callable[[Path], None]) -> tuple[list[str], dict[str, str]]:
+    folder = root / "templates"
+    assert runner.invoke(app, ["templates", str(folder)]).exit_code == 0
+    change(folder)
+    return ["--templates", str(folder), "--format", "html"], {}
+
+
+def _sandbox(folder: Path) -> None:
+    sheet = folder / "sheet.html"
+    code = (
+        "{{ cycler.__init__.__globals__.os.popen('touch " + str(folder.parent / "owned") + "') }}"
+    )
+    sheet.write_text(sheet.read_text().replace("{% block content %}", "{% block content %}" + code))
+
+
+def _huge(folder: Path) -> None:
+    with open(folder / "logo.png", "wb") as f:
+        f.truncate(1536 << 20)  # 1.5 GB, sparse: it was read whole for the cache key
+
+
+def _linked(folder: Path) -> None:
+    (folder / "macros.html").unlink()
+    os.symlink("/etc/passwd", folder / "macros.html")
+
+
+GENERATE_CASES = {
+    # case: (what it sets up, what stderr must say; "" when generate must succeed)
+    "cache_world_writable": (
+        _world_writable_cache_with_pickles,
+        "Warning: not using the skeleton cache",
+    ),
+    "template_sandbox": (lambda r: _templates(r, _sandbox), "tried something a template may not"),
+    "template_huge_file": (lambda r: _templates(r, _huge), "larger than 16 MiB"),
+    "template_fifo": (
+        lambda r: _templates(r, lambda f: os.mkfifo(f / "x.css")),
+        "not a regular file",
+    ),
+    "template_link_out": (lambda r: _templates(r, _linked), "a link out of the template folder"),
+}
+
+
+@pytest.mark.parametrize("case", list(GENERATE_CASES))
+def test_hostile_caches_and_templates_are_refused_within_budget(tmp_path, case):
+    setup, says = GENERATE_CASES[case]
+    more, env = setup(tmp_path)
+    run = run_bpquiz(
+        ["generate", "--seed", "42", "--out", str(tmp_path / "out"),
+         "--keys-dir", str(tmp_path / "keys"), *more],
+        timeout=120,
+        env=env,
+    )  # fmt: skip
+    print(f"{case}: {run.seconds:.2f} s, {run.cpu:.2f} s CPU, {run.mb:.0f} MB")
+    assert "Traceback" not in run.stderr and "internal error" not in run.stderr
+    assert says in run.stderr
+    assert not (tmp_path / "owned").exists()
+    # Laying a sheet out afresh (the cache refused) takes a few seconds: more room than a file.
+    assert run.seconds <= 3 * SECONDS and run.mb <= MEGABYTES, run
