@@ -26,6 +26,7 @@ TEMPLATE_FILES = (
     "solution.html",
     "feedback.html",
     "summary.html",
+    "practice.html",
     STYLESHEET,
 )
 
