@@ -22,6 +22,7 @@ STYLESHEET = "bpquiz.css"
 TEMPLATE_FILES = (
     "base.html",
     "macros.html",
+    "instructions.html",
     "sheet.html",
     "solution.html",
     "feedback.html",
