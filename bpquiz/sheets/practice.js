@@ -2,7 +2,8 @@
 // a walk over the data bpquiz/sheets/practice.py embeds. No formula lives here: every value comes
 // from evaluating the quantity graph's expressions (bpquiz/maths/expr.py), and every mistake from
 // its catalogued variation's expressions. Each section names the Python it follows; where it can't
-// follow exactly, the comment says so (README, "Practice pages").
+// follow exactly, the comment says so (README, "Practice pages"). Laid out by Prettier (print
+// width 100). It never holds a less-than sign followed by a slash: it is inlined in a <script>.
 "use strict";
 (() => {
   const data = JSON.parse(document.getElementById("pr-data").textContent);
@@ -137,7 +138,7 @@
     return exactOf(value); // a ln(0) or an overflow throws: nothing to carry forward
   };
   const FUNCTIONS = {
-    "σ": { float: sigmoid },
+    σ: { float: sigmoid },
     tanh: { float: Math.tanh },
     exp: { float: (x) => (x < 709 ? Math.exp(x) : Infinity) },
     ln: { float: (x) => (x > 0 ? Math.log(x) : -Infinity) },
@@ -210,20 +211,24 @@
   const MAX_NUMBER_TEXT = 64;
   const MINUS_SIGNS = /[\u2212\u2012\u2013\ufe63\uff0d]/g;
   const NUMBER = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/;
-  const SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+  const SPACE =
+    "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
   const strip = (s) => s.replace(new RegExp(`^${SPACE}+|${SPACE}+$`, "g"), "");
   const lstrip = (s) => s.replace(new RegExp(`^${SPACE}+`), "");
   const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
   class NotANumber extends Error {}
 
   function shown(raw, limit = 40) {
-    const chars = Array.from(JSON.stringify(raw), (c) => (c !== " " && UNPRINTABLE.test(c) ? "?" : c));
+    const chars = Array.from(JSON.stringify(raw), (c) =>
+      c !== " " && UNPRINTABLE.test(c) ? "?" : c,
+    );
     return chars.length <= limit ? chars.join("") : chars.slice(0, limit - 1).join("") + "…";
   }
 
   function parseNumber(raw) {
     const length = Array.from(raw).length;
-    if (length > MAX_NUMBER_TEXT) throw new NotANumber(`too long to be a number (${length} characters)`);
+    if (length > MAX_NUMBER_TEXT)
+      throw new NotANumber(`too long to be a number (${length} characters)`);
     let text = strip(raw).replace(MINUS_SIGNS, "-");
     let match = NUMBER.exec(text);
     if (!match || !(match[2] || match[3])) [text, match] = retry(raw, text);
@@ -243,7 +248,8 @@
     if (!text) throw new NotANumber("empty answer");
     if ("+-".includes(text[0])) text = text[0] + lstrip(text.slice(1));
     if (text.includes(",")) {
-      if (text.includes(".")) throw new NotANumber(`${shown(raw)}: use either a decimal point or a decimal comma`);
+      if (text.includes("."))
+        throw new NotANumber(`${shown(raw)}: use either a decimal point or a decimal comma`);
       if (text.split(",").length === 2) text = text.replace(",", ".");
     }
     const match = NUMBER.exec(text);
@@ -251,7 +257,8 @@
     const words = text.replace(/^[+-]+/, "").toLowerCase();
     if (words === "nan" || words === "nan(ind)") throw new NotANumber("NaN is not a number");
     if (["inf", "infinity", "∞"].includes(words)) throw new NotANumber("infinity is not an answer");
-    if (text.includes("/")) throw new NotANumber(`${shown(raw)}: write the fraction as a decimal number`);
+    if (text.includes("/"))
+      throw new NotANumber(`${shown(raw)}: write the fraction as a decimal number`);
     throw new NotANumber(`${shown(raw)} is not a number`);
   }
 
@@ -259,7 +266,8 @@
   const rule = data.rounding;
   const accepts = (given, right, tol) =>
     Number.isFinite(given) && Number.isFinite(right) && Math.abs(given - right) <= tol;
-  const units = (n) => `${n} ${rule.mode === SIGFIGS ? "significant figure" : "decimal place"}${n === 1 ? "" : "s"}`;
+  const units = (n) =>
+    `${n} ${rule.mode === SIGFIGS ? "significant figure" : "decimal place"}${n === 1 ? "" : "s"}`;
   const asTyped = (typed) => (typed[0] === "-" ? "−" + lstrip(typed.slice(1)) : typed);
 
   function markItem(q, raw) {
@@ -275,12 +283,18 @@
       return Object.assign(item, { status: "invalid", given: raw, feedback: error.message });
     }
     const given = (item.given = number.value);
-    if (accepts(given, q.value, q.tol)) return Object.assign(item, { status: "correct", credit: 1, feedback: "" });
+    if (accepts(given, q.value, q.tol))
+      return Object.assign(item, { status: "correct", credit: 1, feedback: "" });
     const typed = digitsOf(number, rule);
-    const fewer = typed < rule.digits && typed >= 0 && accepts(given, q.value, ALLOWANCE_UNITS * unit({ ...rule, digits: typed }, q.value));
+    const fewer =
+      typed < rule.digits &&
+      typed >= 0 &&
+      accepts(given, q.value, ALLOWANCE_UNITS * unit({ ...rule, digits: typed }, q.value));
+    const expected = format(rule, q.value);
+    const [off, tol] = [formatG(Math.abs(given - q.value), 2), formatG(q.tol, 2)];
     item.feedback = fewer
-      ? `right to ${units(typed)}, but the sheet asks for ${units(rule.digits)}: ${format(rule, q.value)}`
-      : `expected ${format(rule, q.value)}; ${asTyped(item.typed)} is off by ${formatG(Math.abs(given - q.value), 2)} (accepted: ±${formatG(q.tol, 2)})`;
+      ? `right to ${units(typed)}, but the sheet asks for ${units(rule.digits)}: ${expected}`
+      : `expected ${expected}; ${asTyped(item.typed)} is off by ${off} (accepted: ±${tol})`;
     item.status = "wrong";
     return item;
   }
@@ -291,7 +305,9 @@
   const UPDATES = ["w_new", "b_new"];
   const key = Object.fromEntries(asked.map((q) => [q.id, q]));
   const printed = Object.fromEntries(
-    Object.entries(quantities).filter(([, q]) => !q.expr).map(([id, q]) => [id, q.value]),
+    Object.entries(quantities)
+      .filter(([, q]) => !q.expr)
+      .map(([id, q]) => [id, q.value]),
   );
 
   // The values the student's own work implies (OwnWork): their answer where they gave one, else
@@ -306,7 +322,12 @@
   }
   const recompute = (id, env) => evaluate(quantities[id].expr, env, F);
   const recomputeRounded = (id, env) =>
-    toFloat(roundExact(rule, evaluate(quantities[id].expr, (ref) => exactOf(env(ref)), Q)));
+    toFloat(
+      roundExact(
+        rule,
+        evaluate(quantities[id].expr, (ref) => exactOf(env(ref)), Q),
+      ),
+    );
   const attempt = (compute) => {
     try {
       return { value: compute() };
@@ -343,12 +364,16 @@
     if (context.graded[id].status !== "wrong") return null;
     const q = quantities[id];
     const given = context.given[id];
-    const points = {
-      a: [[0, "a zero activation"], ...(q.target ? [[values(q.target), "an output equal to its target"]] : [])],
-      delta: [[0, "a zero δ"]],
-      grad_w: [[0, "a zero gradient"]],
-      grad_b: [[0, "a zero gradient"]],
-    }[q.kind] || [];
+    const points =
+      {
+        a: [
+          [0, "a zero activation"],
+          ...(q.target ? [[values(q.target), "an output equal to its target"]] : []),
+        ],
+        delta: [[0, "a zero δ"]],
+        grad_w: [[0, "a zero gradient"]],
+        grad_b: [[0, "a zero gradient"]],
+      }[q.kind] || [];
     for (const [point, reason] of points) {
       if (Math.abs(given - point) <= keyTol(id) && keyTol(id) < Math.abs(values(id) - point)) {
         for (const source of carriedFrom(id, context)) {
@@ -362,7 +387,9 @@
   }
 
   function shownAnswers(context, sources) {
-    let answers = sources.map((s) => `${context.graded[s].symbol} = ${format(rule, context.given[s])}`);
+    let answers = sources.map(
+      (s) => `${context.graded[s].symbol} = ${format(rule, context.given[s])}`,
+    );
     if (answers.length > 3) answers = [...answers.slice(0, 3), `${sources.length - 3} more`];
     return answers.join(", ");
   }
@@ -374,7 +401,11 @@
     const own = attempt(() => recompute(item.id, env));
     if (!own || !accepts(item.given, own.value, tolerance(item.id, own.value))) return item;
     if (!sources.length) {
-      return Object.assign(item, { status: "correct", credit: 1, feedback: "right from your own (accepted) rounded answers before it" });
+      return Object.assign(item, {
+        status: "correct",
+        credit: 1,
+        feedback: "right from your own (accepted) rounded answers before it",
+      });
     }
     const expected = format(rule, item.expected);
     const tol = keyTol(item.id);
@@ -388,18 +419,20 @@
     }
     if (causes.size) {
       const kind = quantities[item.id].kind;
-      const outcome = UPDATES.includes(kind) ? `it leaves the ${kind === "w_new" ? "weight" : "bias"} where it was` : "it comes out as 0";
+      const outcome = UPDATES.includes(kind)
+        ? `it leaves the ${kind === "w_new" ? "weight" : "bias"} where it was`
+        : "it comes out as 0";
       item.feedback =
         `this follows from your ${shownAnswers(context, [...causes.keys()])}, but ` +
         `${[...new Set(causes.values())].join(" and ")} makes this step trivial (${outcome}), ` +
         `so it earns no follow-through credit: expected ${expected}`;
       return item;
     }
-    const note = `the key has ${expected}`;
+    const names = shownAnswers(context, sources);
     return Object.assign(item, {
       status: "follow_through",
       credit: 1,
-      feedback: `right method, carried forward from your ${shownAnswers(context, sources)} (${note})`,
+      feedback: `right method, carried forward from your ${names} (the key has ${expected})`,
     });
   }
 
@@ -420,7 +453,10 @@
     const env = ownWork(context);
     const made = attempt(() => ({
       own: recompute(item.id, env),
-      mistakes: key[item.id].mistakes.map(([code, exprs]) => [code, exprs.map((e) => evaluate(e, env, F))]),
+      mistakes: key[item.id].mistakes.map(([code, exprs]) => [
+        code,
+        exprs.map((e) => evaluate(e, env, F)),
+      ]),
     }));
     if (!made) return item;
     const own = made.value.own;
@@ -432,19 +468,26 @@
       for (const value of found) {
         if (coarse && roundFloat(coarse, value) === roundFloat(coarse, own)) continue;
         const off = Math.abs(item.given - value);
-        if (accepts(item.given, value, tolerance(item.id, value)) && (best === null || off < best[0])) best = [off, code];
+        if (
+          accepts(item.given, value, tolerance(item.id, value)) &&
+          (best === null || off < best[0])
+        )
+          best = [off, code];
       }
     }
     if (best === null) return item;
     const code = best[1];
     const said = `${data.explanations[code]} Expected ${format(rule, item.expected)}.`;
-    const earlier = Object.values(context.graded).find((q) => q.misconception === code && q.credit < 1);
+    const earlier = Object.values(context.graded).find(
+      (q) => q.misconception === code && q.credit < 1,
+    );
     if (earlier) {
       return Object.assign(item, {
         status: "follow_through",
         credit: 1,
         misconception: code,
-        feedback: `the same mistake as at ${earlier.symbol}, which already lost its points: ${said}`,
+        feedback:
+          `the same mistake as at ${earlier.symbol}, which already lost its points: ` + said,
       });
     }
     return Object.assign(item, { misconception: code, feedback: said });
@@ -456,7 +499,8 @@
     for (const q of asked) {
       let item = markItem(q, answers[q.id] ?? null);
       item.symbol = q.symbol;
-      if (item.status !== "invalid" && typeof item.given === "number") context.given[q.id] = item.given;
+      if (item.status !== "invalid" && typeof item.given === "number")
+        context.given[q.id] = item.given;
       if (item.status === "wrong") item = misconception(followThrough(item, context), context);
       context.graded[q.id] = item;
     }
@@ -486,16 +530,26 @@
       score += earned;
       total += item.points;
       counts[item.status] = (counts[item.status] || 0) + 1;
-      Object.assign(result.dataset, { status: item.status, credit: String(item.credit), misconception: item.misconception || "" });
+      Object.assign(result.dataset, {
+        status: item.status,
+        credit: String(item.credit),
+        misconception: item.misconception || "",
+      });
       result.className = `pr-result pr-${item.status}`;
       result.querySelector(".pr-verdict").textContent =
-        VERDICTS[item.status] + (item.misconception ? ` [${item.misconception}]` : "") + ` · ${amount(earned)} of ${amount(item.points)}`;
+        VERDICTS[item.status] +
+        (item.misconception ? ` [${item.misconception}]` : "") +
+        ` · ${amount(earned)} of ${amount(item.points)}`;
       result.querySelector(".pr-feedback").textContent = item.feedback;
-      if (item.status === "wrong" || item.status === "invalid") box.setAttribute("aria-invalid", "true");
+      if (item.status === "wrong" || item.status === "invalid")
+        box.setAttribute("aria-invalid", "true");
       else box.removeAttribute("aria-invalid");
     }
-    const parts = Object.keys(VERDICTS).filter((s) => counts[s]).map((s) => `${counts[s]} ${VERDICTS[s]}`);
-    summary.textContent = `Checked: ${amount(score)} of ${amount(total)} points (${parts.join(", ")}).`;
+    const parts = Object.keys(VERDICTS)
+      .filter((s) => counts[s])
+      .map((s) => `${counts[s]} ${VERDICTS[s]}`);
+    const points = `${amount(score)} of ${amount(total)} points`;
+    summary.textContent = `Checked: ${points} (${parts.join(", ")}).`;
   }
 
   form.addEventListener("submit", (event) => {
