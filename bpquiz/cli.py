@@ -217,6 +217,14 @@ def generate(
         bool,
         typer.Option(help="Student sheets as PDF forms to type the answers into, then grade."),
     ] = False,
+    practice: Annotated[
+        bool,
+        typer.Option(
+            help="Also a practice page per variant (CODE-practice.html): a web page that marks "
+            "the student's answers as `bpquiz grade` does, offline. It contains the answers: "
+            "for practice only, never for assessment."
+        ),
+    ] = False,
 ) -> None:
     """Draw random exercises (or set a typed-in one, --spec); write their answer key, answer
     templates and sheets.
@@ -290,7 +298,7 @@ def generate(
     )
     count = len(students) if students else variants
     with _progress_bar(count > 1, "Rendering sheets") as progress:
-        request = SheetRequest(options, output_format, duplex, jobs, progress)
+        request = SheetRequest(options, output_format, duplex, jobs, progress, practice)
         exam = generate_exam(
             settings,
             seed,
@@ -325,6 +333,12 @@ def generate(
         )
         if sheets.class_sheets and sheets.class_solutions:
             out.print(f"Class files:       {sheets.class_sheets}, {sheets.class_solutions.name}")
+        if sheets.practice:
+            count = len(sheets.practice)
+            out.print(
+                f"Practice pages:    {sheets.practice[0].parent}/ (CODE-practice.html, {count} "
+                f"file{'s' * (count != 1)}; they contain the answers: never for assessment)"
+            )
     if exam.students:
         out.print(f"Students:          {exam.students} (id, name, variant and files)")
 

@@ -1,4 +1,5 @@
-"""Writing an exam's sheets: every variant's problem sheet and worked solution, and class files.
+"""Writing an exam's sheets: every variant's problem sheet and worked solution, class files, and
+practice pages when asked for.
 
 PDF sheets are laid out once per preset and stamped (bpquiz.sheets.stamping); HTML sheets, and
 any document that cannot be stamped exactly, are rendered whole (bpquiz.sheets.documents).
@@ -29,6 +30,8 @@ class SheetRequest:
     jobs: int | None = None
     progress: Callable[[int, int], None] | None = None
     """Called with (variants done, variants) as the sheets are made."""
+    practice: bool = False
+    """Also a practice page per variant (bpquiz.sheets.practice), whatever the format."""
 
 
 @dataclass
@@ -40,6 +43,7 @@ class ExamFiles:
     class_sheets: Path | None = None
     class_solutions: Path | None = None
     pages: int = 0
+    practice: list[Path] = field(default_factory=list)
 
 
 def document_path(out_dir: Path, code: str, document: str, fmt: str) -> Path:
@@ -110,4 +114,11 @@ def render_exam(
                 parts = [(r.printed or r.data, r.pages) for r in results if r.document == document]
                 write_atomic(path, join_pdfs(parts, duplex=request.duplex))
             setattr(files, attr, path)
+    if request.practice:
+        from bpquiz.sheets.practice import render_practice
+
+        for v in variants:
+            path = out_dir / f"{v.code}-practice.html"
+            write_atomic(path, render_practice(v, settings, options))
+            files.practice.append(path)
     return files

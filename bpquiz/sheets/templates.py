@@ -31,10 +31,12 @@ STYLESHEET = "bpquiz.css"
 TEMPLATE_FILES = (
     "base.html",
     "macros.html",
+    "instructions.html",
     "sheet.html",
     "solution.html",
     "feedback.html",
     "summary.html",
+    "practice.html",
     STYLESHEET,
 )
 MAX_TEMPLATE_BYTES = 1 << 20
