@@ -574,3 +574,14 @@ def test_hostile_caches_and_templates_are_refused_within_budget(tmp_path, case):
     assert not (tmp_path / "owned").exists()
     # Laying a sheet out afresh (the cache refused) takes a few seconds: more room than a file.
     assert run.seconds <= 3 * SECONDS and run.mb <= MEGABYTES, run
+
+
+def test_a_sheet_is_graded_under_a_memory_limit_lower_than_the_reader_childs(exam, tmp_path):
+    """`ulimit -v` below what the reader child would be given: it gets that limit instead (it
+    once could not start at all, and every PDF was "too complex")."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "p.pdf").write_bytes(exam.filled.read_bytes())
+    run = run_bpquiz(["grade", str(folder), "--keys", str(exam.keys), "--json"], cap=400 << 20)
+    assert run.status == 0, run.stderr
+    assert [r["student"] for r in json.loads(run.stdout)["results"]] == ["p1"]

@@ -25,7 +25,6 @@ import gc
 import json
 import os
 import pickle
-import resource
 import select
 import signal
 import time
@@ -99,7 +98,23 @@ def _address_space() -> int:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):  # no /proc (macOS): a generous guess
+        import resource
+
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 * 4
+
+
+def _cap_memory(limit: int) -> None:
+    """RLIMIT_AS at `limit` bytes, or at the limit already set when that is lower; where the
+    system refuses (macOS may), the child runs uncapped, still killed at its deadline."""
+    import resource
+
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):
+        pass
 
 
 def _max_fd() -> int:
@@ -169,7 +184,7 @@ class Child:
                 os.closerange(high + 1, _max_fd())
                 # Ctrl-C is for the parent, which then closes the pipe: this child ends with it.
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+                _cap_memory(limit)
                 gc.enable()  # a reader's objects hold cycles; grading pauses gc for speed
                 _serve(requests_r, results_w)
                 status = 0
