@@ -118,9 +118,16 @@ def trusted_folder() -> Path | None:
     return real
 
 
+def _uid() -> int:
+    """The user whose files are trusted; where there are no Unix owners (Windows: ACLs, which
+    this does not read), every file counts as the user's and only the mode bits are checked."""
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid() if geteuid else 0
+
+
 def _untrusted(path: Path, info: os.stat_result) -> str | None:
     """Why a folder or file of the cache can't be trusted, or None."""
-    if info.st_uid != os.geteuid():
+    if info.st_uid != _uid():
         return f"{path} belongs to another user (uid {info.st_uid})"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"{path} is writable by others"
@@ -131,7 +138,7 @@ def _untrusted_above(parent: Path) -> str | None:
     """Why a folder above the cache can't be trusted (someone else could swap the cache for
     theirs), or None: it is root's or ours, and writable by no one else unless sticky (/tmp)."""
     info = os.stat(parent)
-    if info.st_uid not in (0, os.geteuid()):
+    if info.st_uid not in (0, _uid()):
         return f"{parent} belongs to another user (uid {info.st_uid})"
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
         return f"{parent} is writable by others"
