@@ -227,7 +227,10 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
         return Item(
             q.id, Status.MISSING, 0.0, q.points, q.value, None, None, "no answer", None, q.symbol
         )
-    typed = raw.strip() if isinstance(raw, str) else shown(raw)
+    if type(raw) is JsonNumber:
+        typed = str(raw)  # a JSON literal: nothing around it to strip
+    else:
+        typed = raw.strip() if isinstance(raw, str) else shown(raw)
     if type(raw) is JsonNumber:
         # Fast path for the common case: a JSON number literal is always valid float() syntax
         # (NaN and Infinity, which json also lets through, are never accepted below).
