@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from pdfua import check as check_tagged
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
@@ -33,7 +34,6 @@ from bpquiz.sheets.stamping.layout import SkeletonSpec
 from bpquiz.sheets.stamping.slots import Slots, extra_chars, fill_reserves, reserves_for, simple
 from bpquiz.sheets.templates import template_roots
 from bpquiz.sheets.variable import room_for
-from tests.pdfua import check as check_tagged
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 runner = CliRunner()

@@ -11,11 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pdfua import check
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from bpquiz.cli import app
-from tests.pdfua import check
 
 runner = CliRunner()
 pytestmark = pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="needs poppler-utils")
