@@ -17,6 +17,7 @@ Every error a user can fix is a `bpquiz.errors.BpquizError` whose message says w
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,8 +68,14 @@ def generate_exam(
     """Draw `count` variants (one per student of a roster), then write the answer templates, the
     sheets (with `sheets`) and the answer key, last: if anything before it fails, nothing stops a
     plain rerun, and an existing key is replaced only with `force`. The exam is called `name`
-    (default PRESET-SEED) and its files go to `out_dir` (default exams/NAME)."""
+    (default PRESET-SEED) and its files go to `out_dir` (default exams/NAME).
+
+    Nothing a student may have worked in is replaced, `force` or not: neither a filled-in answers
+    file nor a sheet whose form fields hold answers. One run at a time writes an exam: another
+    run of the same name and keys folder is refused while this one holds its lock, so a class
+    file can't come from one run and the key from the other."""
     from bpquiz.exercises.exam import ExamError, plan_exam, write_key, write_templates
+    from bpquiz.files import Locked, exclusive
 
     name = name or f"{settings.preset}-{seed}"
     out_dir = out_dir or Path("exams") / name
@@ -90,21 +97,65 @@ def generate_exam(
         if sheets is not None
         else {}
     )
-    plan = plan_exam(
-        settings, seed, count, students, name, keys_dir, out_dir, force, notation, header
-    )
-    exam = GeneratedExam(plan.variants, plan.key, write_templates(plan), plan.table)
-    if sheets is not None:
-        from bpquiz.sheets.render import render_exam
+    with ExitStack() as held:
+        lock = keys_dir / f".{name}.lock"
+        try:
+            held.enter_context(exclusive(lock))
+        except Locked:
+            raise ExamError(
+                f"another `bpquiz generate` is writing exam {name} into {keys_dir} right now "
+                f"({lock} is locked): run again once it has finished"
+            ) from None
+        except OSError as exc:
+            raise ExamError(f"cannot write into {keys_dir}: {exc.strerror or exc}") from None
+        plan = plan_exam(
+            settings, seed, count, students, name, keys_dir, out_dir, force, notation, header
+        )
+        if sheets is not None:
+            _check_no_filled_sheet_is_replaced(plan.variants, sheets, out_dir, name)
+        exam = GeneratedExam(plan.variants, plan.key, write_templates(plan), plan.table)
+        if sheets is not None:
+            from bpquiz.sheets.render import render_exam
+
+            try:
+                exam.sheets = render_exam(plan.variants, settings, sheets, out_dir, name)
+            except OSError as exc:
+                raise ExamError(f"cannot write the sheets into {out_dir}: {exc.strerror}") from None
+        if students is not None:
+            exam.students = _write_students(exam, out_dir, sheets.format if sheets else None)
+        write_key(plan)
+    return exam
+
+
+def _check_no_filled_sheet_is_replaced(
+    variants: Sequence[Variant], sheets: SheetRequest, out_dir: Path, name: str
+) -> None:
+    """ExamError when a PDF this run would write is there and holds answers in its form fields
+    (a student's filled sheet, saved over the blank one), or can't be read to tell."""
+    from bpquiz.exercises.exam import ExamError
+    from bpquiz.sheets.render import exam_paths
+
+    codes = [v.code for v in variants]
+    for path in exam_paths(codes, sheets.format, out_dir, name):
+        if path.suffix != ".pdf" or not (path.exists() or path.is_symlink()):
+            continue
+        # Imported only when there is a sheet to read (pypdf and the reader child: ~10 ms).
+        from bpquiz.grading.readers.pdf_form import filled_fields
+        from bpquiz.grading.readers.sheet import AnswersError
 
         try:
-            exam.sheets = render_exam(plan.variants, settings, sheets, out_dir, name)
-        except OSError as exc:
-            raise ExamError(f"cannot write the sheets into {out_dir}: {exc.strerror}") from None
-    if students is not None:
-        exam.students = _write_students(exam, out_dir, sheets.format if sheets else None)
-    write_key(plan)
-    return exam
+            filled = filled_fields(path)
+        except AnswersError as exc:
+            raise ExamError(
+                f"{path} is there and cannot be read to tell whether it holds a student's answers "
+                f"({exc}): move it away or choose another --out"
+            ) from None
+        if filled:
+            raise ExamError(
+                f"{path} holds a student's answers ({len(filled)} form field"
+                f"{'s' * (len(filled) != 1)} filled in, e.g. {filled[0][:40]}): move it away or "
+                "choose another --out"
+            )
 
 
 def _write_students(exam: GeneratedExam, out_dir: Path, fmt: str | None) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +22,14 @@ from rich.console import Console
 from typer.core import TyperCommand
 
 from bpquiz import __version__
-from bpquiz.errors import BpquizError, OptionError
+from bpquiz.errors import BpquizError, BpquizWarning, OptionError
 from bpquiz.exercises.key import DEFAULT_KEYS_DIR
 from bpquiz.exercises.presets import DEFAULT_PRESET
+from bpquiz.files import printable
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: a student's ":x:" is text, not a picture (students' text reaches both consoles).
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class BpquizCommand(TyperCommand):
@@ -34,12 +37,28 @@ class BpquizCommand(TyperCommand):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default", BpquizWarning)
+                warnings.showwarning = _one_line(warnings.showwarning)
+                return super().invoke(ctx)
         except OptionError as exc:
             raise typer.BadParameter(str(exc), ctx=ctx) from None
         except BpquizError as exc:
-            err.print(f"Error: {exc}", markup=False)
+            # A message may name a file a student named: no control character reaches the terminal.
+            err.print(f"Error: {printable(str(exc))}", markup=False)
             raise typer.Exit(code=1) from None
+
+
+def _one_line(show: Callable[..., None]) -> Callable[..., None]:
+    """warnings.showwarning: a BpquizWarning as one line on stderr, any other as `show` does."""
+
+    def shown(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, BpquizWarning):
+            err.print(f"Warning: {printable(str(message))}", markup=False)
+        else:
+            show(message, category, *args, **kwargs)
+
+    return shown
 
 
 app = typer.Typer(
@@ -198,6 +217,14 @@ def generate(
         bool,
         typer.Option(help="Student sheets as PDF forms to type the answers into, then grade."),
     ] = False,
+    practice: Annotated[
+        bool,
+        typer.Option(
+            help="Also a practice page per variant (CODE-practice.html): a web page that marks "
+            "the student's answers as `bpquiz grade` does, offline. It contains the answers: "
+            "for practice only, never for assessment."
+        ),
+    ] = False,
 ) -> None:
     """Draw random exercises (or set a typed-in one, --spec); write their answer key, answer
     templates and sheets.
@@ -271,7 +298,7 @@ def generate(
     )
     count = len(students) if students else variants
     with _progress_bar(count > 1, "Rendering sheets") as progress:
-        request = SheetRequest(options, output_format, duplex, jobs, progress)
+        request = SheetRequest(options, output_format, duplex, jobs, progress, practice)
         exam = generate_exam(
             settings,
             seed,
@@ -306,6 +333,12 @@ def generate(
         )
         if sheets.class_sheets and sheets.class_solutions:
             out.print(f"Class files:       {sheets.class_sheets}, {sheets.class_solutions.name}")
+        if sheets.practice:
+            count = len(sheets.practice)
+            out.print(
+                f"Practice pages:    {sheets.practice[0].parent}/ (CODE-practice.html, {count} "
+                f"file{'s' * (count != 1)}; they contain the answers: never for assessment)"
+            )
         for warning in sheets.warnings:
             err.print(f"warning: {warning}")
     if exam.students:
@@ -548,6 +581,10 @@ def grade(
             help="The --csv gradebook's layout: bpquiz, moodle or canvas (their imports)."
         ),
     ] = "bpquiz",
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace an existing gradebook, summary or feedback sheets."),
+    ] = False,
 ) -> None:
     """Mark students' answers against the answer key, item by item.
 
@@ -565,6 +602,7 @@ def grade(
     from bpquiz.files import write_atomic
     from bpquiz.grading.compare import Comparison
     from bpquiz.grading.gradebook import STYLES, gradebook_csv
+    from bpquiz.grading.outputs import Inputs, check_outputs
     from bpquiz.grading.report import print_report, results_json
 
     if key is not None and keys_dir is not None:
@@ -576,13 +614,10 @@ def grade(
             "give the gradebook's file with --csv FILE", param_hint="--gradebook"
         )
     comparison = Comparison.from_options(atol, rtol, sigfigs, decimals)
-    inputs = [*paths, *([key] if key else []), *([roster] if roster else [])]
-    if csv_path is not None and (
-        csv_path.suffix.lower() == ".json"
-        or any(p.is_file() and p.resolve() == csv_path.resolve() for p in inputs)
-    ):
+    if csv_path is not None and csv_path.suffix.lower() == ".json":
         raise typer.BadParameter(
-            "the gradebook would overwrite an input: give a new .csv file name", param_hint="--csv"
+            "the gradebook would be read as an answers file: give a .csv file name",
+            param_hint="--csv",
         )
     if (
         summary_path is not None
@@ -592,6 +627,13 @@ def grade(
         raise typer.BadParameter(
             "give a .pdf or .html file name (or - for the terminal only)", param_hint="--summary"
         )
+    inputs = Inputs.of(
+        [*paths, *([roster] if roster else [])],
+        key,
+        keys_dir or (DEFAULT_KEYS_DIR if key is None else None),
+    )
+    summary_file = summary_path if summary_path is not None and str(summary_path) != "-" else None
+    check_outputs(inputs, csv=csv_path, summary=summary_file, feedback=feedback_dir, force=force)
 
     report, keys = grade_answers(
         paths,
@@ -605,27 +647,33 @@ def grade(
         roster=roster,
     )
     for problem in report.errors:
-        err.print(f"Error: {problem.file}: {problem.error}", markup=False)
+        err.print(f"Error: {printable(problem.file)}: {printable(problem.error)}", markup=False)
     for note in report.notes:
-        err.print(f"Note: {note.file}: {note.note}", markup=False)
+        err.print(f"Note: {printable(note.file)}: {printable(note.note)}", markup=False)
     if as_json:
         sys.stdout.write(results_json(report))
     else:
         print_report(report, out, details)
     if csv_path is not None:
         try:
-            write_atomic(csv_path, gradebook_csv(report, gradebook))
+            write_atomic(csv_path, gradebook_csv(report, gradebook), replace=force)
         except OSError as exc:
             raise BpquizError(f"cannot write {csv_path}: {exc.strerror or exc}") from None
         if not as_json:
             out.print(f"Gradebook: {csv_path}", markup=False)
-    _class_outputs(report, keys, feedback_dir, summary_path, as_json)
+    _class_outputs(report, keys, feedback_dir, summary_path, as_json, force, inputs)
     if not report.ok:
         raise typer.Exit(code=1)
 
 
 def _class_outputs(
-    report: Any, keys: Any, feedback_dir: Path | None, summary: Path | None, quiet: bool
+    report: Any,
+    keys: Any,
+    feedback_dir: Path | None,
+    summary: Path | None,
+    quiet: bool,
+    force: bool,
+    inputs: Any,
 ) -> None:
     """--feedback and --summary: sheets per student, the class analysis (stdout stays JSON-only
     with --json, so the analysis goes to stderr then)."""
@@ -635,7 +683,7 @@ def _class_outputs(
         if feedback_dir is not None:
             from bpquiz.grading.feedback import write_feedback
 
-            written = write_feedback(report, keys, feedback_dir)
+            written = write_feedback(report, keys, feedback_dir, replace=force, inputs=inputs)
             if not quiet:
                 n = len(written)
                 out.print(
@@ -646,7 +694,7 @@ def _class_outputs(
 
             print_summary(class_summary(report), err if quiet else out)
             if str(summary) != "-":
-                write_summary(report, summary, keys=keys)
+                write_summary(report, summary, keys=keys, replace=force)
                 if not quiet:
                     out.print(f"Class analysis: {summary}", markup=False)
     except OSError as exc:
@@ -666,7 +714,7 @@ def main() -> None:
         if os.environ.get("BPQUIZ_DEBUG"):
             raise
         err.print(
-            f"Error: internal error ({exc.__class__.__name__}: {exc}). "
+            f"Error: internal error ({exc.__class__.__name__}: {printable(str(exc))}). "
             "Set BPQUIZ_DEBUG=1 to see the details, and please report it.",
             markup=False,
         )

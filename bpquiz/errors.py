@@ -13,3 +13,7 @@ class BpquizError(Exception):
 
 class OptionError(BpquizError):
     """A command-line option (or its library equivalent) that can't work: a usage error."""
+
+
+class BpquizWarning(UserWarning):
+    """Something the user should know, though the run goes on; the CLI shows it as one line."""

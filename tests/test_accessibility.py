@@ -1,75 +1,46 @@
 """The HTML bpquiz writes passes axe-core (WCAG 2.1 A and AA, and axe's best practices) in a
-real browser: Debian's Chromium driven by Playwright for Python (no browser download: its
-`executable_path`), with axe-core from npm ($BPQUIZ_NODE_MODULES, as .ci/run installs it).
+real browser: Debian's Chromium driven by Playwright for Python (tests/browser_helpers.py: no
+browser download, `executable_path`), with axe-core as axe-playwright-python ships it.
 
 Checked: `--format html` problem sheets (fillable too, and a mini-batch's, whose tables have row
-headers) and worked solutions, a feedback sheet and the class summary. Skipped, saying which,
-where Chromium, Playwright or axe-core is missing.
+headers) and worked solutions, a feedback sheet and the class summary.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_helpers import chromium
 from typer.testing import CliRunner
 
 from bpquiz.cli import app
 
-CHROMIUM = os.environ.get("BPQUIZ_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 runner = CliRunner()
 
 
-def axe_script() -> Path:
-    script = Path(os.environ.get("BPQUIZ_NODE_MODULES", "node_modules")) / "axe-core/axe.min.js"
-    if not script.is_file():
-        pytest.skip("needs axe-core from npm in $BPQUIZ_NODE_MODULES (installed by .ci/run)")
-    return script
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (Debian's chromium, installed by .ci/run)")
-    playwright = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python")
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 def violations(browser: Any, html: Path) -> list[str]:
     """axe-core's violations of RULES in the page, one line each (rule, impact, where)."""
-    script = axe_script()
+    from axe_playwright_python.sync_playwright import Axe
+
     page = browser.new_page()
     try:
         page.goto(html.resolve().as_uri())
-        page.add_script_tag(path=str(script))
-        found = page.evaluate(
-            "async rules => (await axe.run(document, "
-            "{runOnly: {type: 'tag', values: rules}})).violations",
-            RULES,
-        )
+        found = Axe().run(page, options={"runOnly": {"type": "tag", "values": RULES}})
     finally:
         page.close()
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
-        for v in found
+        for v in found.response["violations"]
     ]
 
 

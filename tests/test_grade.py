@@ -610,6 +610,7 @@ def test_parallel_and_serial_grading_agree(exam, tmp_path, monkeypatch):
     keys = open_keys(None, root / "answer_keys")
     serial = grade_paths([folder], keys, jobs=1)
     monkeypatch.setattr(grade_module, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(grade_module, "WARM_UP", 5)  # the rest over a worker and this process
     parallel = grade_paths([folder], keys, jobs=2)
     assert parallel.to_dict() == serial.to_dict()
     assert [r.student for r in parallel.results] == [f"s{n:02}" for n in range(30)]
@@ -649,6 +650,8 @@ def test_gradebook_csv_neutralises_and_is_written_atomically(exam, tmp_path):
     gradebook = tmp_path / "out" / "grades.csv"
     write(gradebook, "old report")
     result = invoke(root, str(folder), "--csv", str(gradebook))
+    assert result.exit_code == 1 and "Use --force to replace it" in result.stderr
+    result = invoke(root, str(folder), "--csv", str(gradebook), "--force")
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(gradebook.read_text(encoding="utf-8"))))
     assert rows[0][:5] == ["student", "variant", "score", "max_score", "percent"]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from bpquiz.errors import BpquizError
 from bpquiz.exercises.draw import Variant, make_variants
-from bpquiz.exercises.key import ANSWERS_FORMAT, dumps, key_document
+from bpquiz.exercises.key import ANSWERS_FORMAT, MAX_KEY_BYTES, dumps, key_document
 from bpquiz.exercises.presets import Settings
-from bpquiz.files import OutputExists, write_atomic
+from bpquiz.files import OutputExists, Refused, read_limited, write_atomic
 from bpquiz.maths.notation import make_notation
 
 
@@ -89,8 +89,9 @@ def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: 
         if other.resolve() == key_path.resolve():
             continue
         try:
-            taken = {v.get("variant") for v in json.loads(other.read_text("utf-8"))["variants"]}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            text = read_limited(other, MAX_KEY_BYTES, "an answer key")  # a FIFO: no hang
+            taken = {v.get("variant") for v in json.loads(text)["variants"]}
+        except (Refused, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue  # not a key: grading reports it
         clash = sorted(codes & taken)
         if clash:
@@ -100,14 +101,26 @@ def _check_codes_are_new(variants: Sequence[Variant], keys_dir: Path, key_path: 
             )
 
 
+def _check_out_is_a_folder(out_dir: Path) -> None:
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise ExamError(
+                    f"{out_dir} cannot be the folder for the sheets and answer templates: "
+                    f"{folder} is a file; choose another --out"
+                )
+            return
+
+
 def _check_nothing_filled_is_replaced(templates: dict[Path, str]) -> None:
     """A template already there and different may hold a student's answers: never overwrite it."""
     for path, text in templates.items():
         try:
-            same = path.read_bytes() == text.encode("utf-8")
-        except FileNotFoundError:
-            continue
-        except OSError:
+            # Bounded and never blocking: a FIFO there must not hang the run.
+            same = read_limited(path, 64 << 20, "a blank template") == text.encode("utf-8")
+        except Refused as exc:
+            if str(exc) == "no such file":
+                continue
             same = False
         if not same:
             raise ExamError(
@@ -137,6 +150,7 @@ def plan_exam(
             f"{key_path} already exists; printed sheets may depend on it. "
             "Use --force to replace it, or --name to write a new exam."
         )
+    _check_out_is_a_folder(out_dir)
     variants = make_variants(settings, seed, count, students, exam=name)
     _check_codes_are_new(variants, keys_dir, key_path)
     templates = {

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpquiz import __version__
 from bpquiz.errors import BpquizError
+from bpquiz.files import Refused, read_limited
 from bpquiz.maths.ids import INTERMEDIATE_KINDS, KINDS
 from bpquiz.maths.notation import Notation, make_notation
 from bpquiz.maths.rounding import Mode, Rounding
@@ -26,6 +27,8 @@ KEY_FORMAT = "bpquiz-key/1"
 ANSWERS_FORMAT = "bpquiz-answers/1"
 """The format of a student's answers file (`bpquiz.exercises.exam` writes its blank template)."""
 DEFAULT_KEYS_DIR = Path("answer_keys")
+MAX_KEY_BYTES = 64 << 20
+"""A variant takes ~20 kB of key: this is 3,000 students' own variants."""
 MAX_HEADER = 200
 """The most of a key's title, course or date a feedback sheet prints."""
 
@@ -294,17 +297,18 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
 
 
 def load_key(path: Path) -> list[KeyVariant]:
-    """Read one key file (raises KeyFileError with a one-line reason)."""
+    """Read one key file (raises KeyFileError with a one-line reason). The read is bounded and
+    never blocks: a FIFO, a link to /dev/zero or a 2 GB file among the keys is an error."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise KeyFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise KeyFileError(f"{path}: is a folder; use --keys DIR for a folder of keys") from None
+        text = read_limited(Path(path), MAX_KEY_BYTES, "an answer key").decode("utf-8")
+    except Refused as exc:
+        if str(exc) == "is a folder":
+            raise KeyFileError(
+                f"{path}: is a folder; use --keys DIR for a folder of keys"
+            ) from None
+        raise KeyFileError(f"{path}: {exc}") from None
     except UnicodeDecodeError:
         raise KeyFileError(f"{path}: not UTF-8 text, so not an answer key") from None
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read it ({exc.strerror})") from None
     try:
         document = json.loads(text)
     except (ValueError, RecursionError) as exc:

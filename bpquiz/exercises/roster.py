@@ -8,9 +8,14 @@ import csv
 from pathlib import Path
 
 from bpquiz.errors import BpquizError
-from bpquiz.files import SPREADSHEET_DELIMITERS, spreadsheet_text
+from bpquiz.files import SPREADSHEET_DELIMITERS, Refused, read_limited, spreadsheet_text
 
 MAX_STUDENTS = 2000
+MAX_BYTES = 1 << 20
+"""2,000 students with long names are ~200 kB."""
+MAX_TEXT = 200
+"""Characters of an id or a name: what an answers file allows for a student id; a name that long
+still fits its box on the sheet (a 40,000-character one took minutes to lay out)."""
 
 
 class RosterError(BpquizError):
@@ -19,16 +24,16 @@ class RosterError(BpquizError):
 
 def load_roster(path: Path) -> list[dict[str, str]]:
     try:
-        text = spreadsheet_text(path.read_bytes())
-    except OSError as exc:
-        raise RosterError(f"{path}: cannot read the roster ({exc.strerror})") from None
+        text = spreadsheet_text(read_limited(path, MAX_BYTES, "a roster"))
+    except Refused as exc:
+        raise RosterError(f"{path}: {exc}") from None
     except UnicodeDecodeError:
         raise RosterError(f'{path}: not UTF-8 text: save the roster as "CSV UTF-8"') from None
     lines = text.splitlines()
     if not lines:
         raise RosterError(f"{path}: the roster is empty (expected a header line: id,name)")
     for delimiter in SPREADSHEET_DELIMITERS:  # whichever makes a header with id and name
-        rows = list(csv.reader(lines, delimiter=delimiter))
+        rows = _rows(path, lines, delimiter)
         header = [cell.strip().lower() for cell in rows[0]]
         if "id" in header and "name" in header:
             break
@@ -43,20 +48,38 @@ def load_roster(path: Path) -> list[dict[str, str]]:
             continue
         if len(row) <= max(id_col, name_col):
             raise RosterError(
-                f"{path}: line {line}: expected an id and a name, got {','.join(row)}"
+                f"{path}: line {line}: expected an id and a name, got {','.join(row)[:60]}"
             )
         sid, name = row[id_col].strip(), row[name_col].strip()
+        email = row[email_col].strip() if email_col is not None and email_col < len(row) else ""
         if not sid:
             raise RosterError(f"{path}: line {line}: the id is empty")
+        for what, text in (("id", sid), ("name", name), ("email", email)):
+            if len(text) > MAX_TEXT:
+                raise RosterError(
+                    f"{path}: line {line}: the {what} is longer than {MAX_TEXT} characters"
+                )
+            if not text.isprintable():
+                raise RosterError(
+                    f"{path}: line {line}: the {what} holds a control character (a tab or a "
+                    "line break inside a cell?)"
+                )
         if sid in seen:
             raise RosterError(f"{path}: line {line}: the id '{sid}' appears twice")
         seen.add(sid)
         student = {"id": sid, "name": name}
-        if email_col is not None and email_col < len(row) and row[email_col].strip():
-            student["email"] = row[email_col].strip()
+        if email:
+            student["email"] = email
         students.append(student)
     if not students:
         raise RosterError(f"{path}: the roster has a header but no students")
     if len(students) > MAX_STUDENTS:
         raise RosterError(f"{path}: {len(students)} students; at most {MAX_STUDENTS} per exam")
     return students
+
+
+def _rows(path: Path, lines: list[str], delimiter: str) -> list[list[str]]:
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:  # a cell over csv's limit (128 KiB): a quote never closed?
+        raise RosterError(f"{path}: not a readable CSV file ({exc})") from None

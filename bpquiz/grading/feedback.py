@@ -17,6 +17,7 @@ from typing import Any
 from bpquiz.exercises.key import KeyIndex, KeyVariant
 from bpquiz.files import write_atomic
 from bpquiz.grading.items import Item, Report, Result, Status, as_typed
+from bpquiz.grading.outputs import Inputs, check_output, refuse_existing
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.maths.notation import make_notation
 from bpquiz.sheets.options import SheetOptions, header
@@ -144,14 +145,25 @@ def feedback_paths(results: Sequence[Result], folder: Path) -> list[Path]:
 
 
 def write_feedback(
-    report: Report, keys: KeyIndex, folder: Path, options: SheetOptions | None = None
+    report: Report,
+    keys: KeyIndex,
+    folder: Path,
+    options: SheetOptions | None = None,
+    replace: bool = False,
+    inputs: Inputs | None = None,
 ) -> list[Path]:
     """Write each graded student's feedback PDF into `folder` (atomically), rendering them over
-    worker processes as the exam sheets are."""
+    worker processes as the exam sheets are. Before anything is rendered: no sheet may replace
+    one of the `inputs` being graded (OptionError), nor an earlier sheet unless `replace`
+    (OutputExists)."""
     options = options or SheetOptions()
     paths = feedback_paths(report.results, folder)
+    if inputs is not None:
+        for path in paths:
+            check_output(path, inputs, "--feedback")
+    refuse_existing(paths, replace)
     htmls = [render_feedback_html(r, keys.find(r.variant), options) for r in report.results]
     pdfs = pdfs_in_parallel(htmls, template_roots(options.templates))
     for path, (data, _pages) in zip(paths, pdfs, strict=True):
-        write_atomic(path, data)
+        write_atomic(path, data, replace=replace)
     return paths

@@ -11,12 +11,13 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from bpquiz.errors import BpquizError
 from bpquiz.exercises.key import KeyQuantity, KeyVariant
+from bpquiz.files import printable
 from bpquiz.grading.compare import Comparison, Model, right_to_fewer_digits
 from bpquiz.grading.readers.numbers import JsonNumber, NotANumber, parse_number, shown
 from bpquiz.grading.readers.sheet import AnswerSheet, Identity
@@ -97,15 +98,17 @@ class Result:
     identity: Identity | None = field(default=None, compare=False)
     """Who an LMS says this is (a name, an email, a student number), for the gradebook."""
 
-    @property
+    # Cached: the items never change, and reports ask each result for these several times (for
+    # a class of 10,000, summing them again took a second).
+    @cached_property
     def score(self) -> float:
         return round(math.fsum(i.score for i in self.items), 9)
 
-    @property
+    @cached_property
     def max_score(self) -> float:
         return round(math.fsum(i.points for i in self.items), 9)
 
-    @property
+    @cached_property
     def percent(self) -> float:
         return 100 * self.score / self.max_score if self.max_score else 0.0
 
@@ -224,7 +227,10 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
         return Item(
             q.id, Status.MISSING, 0.0, q.points, q.value, None, None, "no answer", None, q.symbol
         )
-    typed = raw.strip() if isinstance(raw, str) else shown(raw)
+    if type(raw) is JsonNumber:
+        typed = str(raw)  # a JSON literal: nothing around it to strip
+    else:
+        typed = raw.strip() if isinstance(raw, str) else shown(raw)
     if type(raw) is JsonNumber:
         # Fast path for the common case: a JSON number literal is always valid float() syntax
         # (NaN and Infinity, which json also lets through, are never accepted below).
@@ -266,17 +272,18 @@ def mark_item(q: KeyQuantity, raw: Any, comparison: Comparison, rule: Rounding) 
 
 def student_of(sheet: AnswerSheet, variant: KeyVariant) -> str:
     """Who this is: the LMS's student; else the roster id the variant was drawn for, else the
-    file's, else the file name."""
+    file's, else the file name (any of them made printable: a file name may hold an ESC sequence
+    or a line break)."""
     if sheet.identity is not None:
-        return sheet.student
+        return printable(sheet.student)
     if variant.student is not None:
         if sheet.student and sheet.student != variant.student:
             raise SheetError(
                 f'the file says student "{sheet.student}", but variant {variant.code} was drawn '
                 f'for "{variant.student}": check who handed it in, then fix "student"'
             )
-        return variant.student
-    return sheet.student or Path(sheet.source).stem
+        return printable(variant.student)
+    return printable(sheet.student or Path(sheet.source).stem)
 
 
 def grade_sheet(
@@ -298,30 +305,19 @@ def grade_sheet(
     if not markers:
         get = answers.get
         items = tuple([mark_item(q, get(q.id), comparison, rule) for q in asked])
-        return Result(
-            student,
-            variant.code,
-            items,
-            variant.exam,
-            sheet.source,
-            rule,
-            variant.delta_sign,
-            problems,
-            sheet.identity,
-        )
-
-    graded: dict[str, Item] = {}
-    given: dict[str, float] = {}
-    for q in asked:
-        item = mark_item(q, answers.get(q.id), comparison, rule)
-        if item.status is not Status.INVALID and isinstance(item.given, float):
-            given[q.id] = item.given
-        if item.status is Status.WRONG:
-            context = Context(variant, given, graded, comparison, rule)
-            for marker in markers:
-                item = marker(item, context)
-        graded[q.id] = item
-    items = tuple(graded.values())
+    else:
+        graded: dict[str, Item] = {}
+        given: dict[str, float] = {}
+        for q in asked:
+            item = mark_item(q, answers.get(q.id), comparison, rule)
+            if item.status is not Status.INVALID and isinstance(item.given, float):
+                given[q.id] = item.given
+            if item.status is Status.WRONG:
+                context = Context(variant, given, graded, comparison, rule)
+                for marker in markers:
+                    item = marker(item, context)
+            graded[q.id] = item
+        items = tuple(graded.values())
     return Result(
         student,
         variant.code,

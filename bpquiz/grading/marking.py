@@ -297,23 +297,23 @@ def misconception(
         return item
     if context.comparison.accepts(item.given, own, tolerance(context, item.id, own)):
         return item
-    coarse = _coarser_rule(item, context)
-    if coarse is not None and coarse.round(own) == coarse.round(item.given):
-        return item  # honest work, rounded to the fewer digits the student wrote
-    best: tuple[float, str] | None = None
-    for code, values in made.items():
-        for value in values:
-            if coarse is not None and coarse.round(value) == coarse.round(own):
-                continue  # at the student's precision this mistake changes nothing
-            off = abs(item.given - value)
-            accepted = context.comparison.accepts(
-                item.given, value, tolerance(context, item.id, value)
-            )
-            if accepted and (best is None or off < best[0]):
-                best = (off, code)
-    if best is None:
+    matches = [
+        (abs(item.given - value), code, value)
+        for code, values in made.items()
+        for value in values
+        if context.comparison.accepts(item.given, value, tolerance(context, item.id, value))
+    ]
+    if not matches:
         return item
-    code = best[1]
+    coarse = _coarser_rule(item, context)
+    if coarse is not None:
+        if coarse.round(own) == coarse.round(item.given):
+            return item  # honest work, rounded to the fewer digits the student wrote
+        # At the student's precision, a mistake that changes nothing can't be told apart.
+        matches = [m for m in matches if coarse.round(m[2]) != coarse.round(own)]
+        if not matches:
+            return item
+    code = min(matches, key=lambda match: match[0])[1]
     explanation = CATALOGUE[code].explain(solution.problem.delta_sign)
     expected = context.rule.format(item.expected)
     earlier = next(

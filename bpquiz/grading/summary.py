@@ -22,6 +22,7 @@ from bpquiz.exercises.key import KeyIndex
 from bpquiz.files import write_atomic
 from bpquiz.grading.classlist import absent
 from bpquiz.grading.items import Report, Status
+from bpquiz.grading.outputs import refuse_existing
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.sheets.options import SheetOptions, header
 from bpquiz.sheets.templates import render_template, template_roots
@@ -327,19 +328,25 @@ def render_summary_html(
 
 
 def write_summary(
-    report: Report, path: Path, templates: Path | None = None, keys: KeyIndex | None = None
+    report: Report,
+    path: Path,
+    templates: Path | None = None,
+    keys: KeyIndex | None = None,
+    replace: bool = False,
 ) -> None:
     """The class report as `path` (.html, or .pdf through WeasyPrint), written atomically; with
-    the `keys` graded against, headed with the exam's own title, course and date."""
+    the `keys` graded against, headed with the exam's own title, course and date. An earlier one
+    is replaced only with `replace` (else OutputExists)."""
+    refuse_existing([path], replace)
     exams = sorted({r.exam for r in report.results if r.exam})
     exam_header: dict[str, str] = {}
     if keys is not None and len(exams) == 1 and report.results:
         exam_header = dict(keys.find(report.results[0].variant).header)
     html = render_summary_html(class_summary(report), exams, templates, exam_header)
     if path.suffix.lower() == ".html":
-        write_atomic(path, html)
+        write_atomic(path, html, replace=replace)
         return
     from bpquiz.sheets.pdf import html_to_pdf
 
     data, _pages = html_to_pdf(html, template_roots(templates))
-    write_atomic(path, data)
+    write_atomic(path, data, replace=replace)

@@ -16,11 +16,16 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 Env = Mapping[str, float]
 ExactEnv = Mapping[str, Fraction]
 Leaf = Callable[[str], str]
 """How to write a reference: its symbol, or its number."""
+Tree = list[Any]
+"""An expression as JSON: its node type (the class name) first, then its parts, e.g.
+["Prod", ["Ref", "eta"], ["Ref", "grad_w2_1_1"]]; a Num is ["Num", numerator, denominator], a
+Call ["Call", name, argument]. The practice page evaluates these (bpquiz.sheets.practice)."""
 
 # Binding strength, used only to decide where brackets are needed when writing.
 _SUM, _PRODUCT, _ATOM = 1, 2, 3
@@ -45,6 +50,10 @@ class Expr:
         raise NotImplementedError
 
     def write(self, leaf: Leaf) -> str:
+        raise NotImplementedError
+
+    def tree(self) -> Tree:
+        """This expression as JSON (see `Tree`)."""
         raise NotImplementedError
 
     def binding(self) -> int:
@@ -74,6 +83,9 @@ class Ref(Expr):
     def write(self, leaf: Leaf) -> str:
         return leaf(self.id)
 
+    def tree(self) -> Tree:
+        return ["Ref", self.id]
+
 
 @dataclass(frozen=True)
 class Num(Expr):
@@ -97,6 +109,9 @@ class Num(Expr):
 
     def write(self, leaf: Leaf) -> str:
         return self.text
+
+    def tree(self) -> Tree:
+        return ["Num", self.rational.numerator, self.rational.denominator]
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,9 @@ class Sum(Expr):
     def write(self, leaf: Leaf) -> str:
         return " + ".join(term._wrapped(leaf, _SUM) for term in self.terms)
 
+    def tree(self) -> Tree:
+        return ["Sum", *(term.tree() for term in self.terms)]
+
 
 @dataclass(frozen=True)
 class Diff(Expr):
@@ -150,6 +168,9 @@ class Diff(Expr):
 
     def write(self, leaf: Leaf) -> str:
         return f"{self.left._wrapped(leaf, _SUM)} − {self.right._wrapped(leaf, _PRODUCT)}"
+
+    def tree(self) -> Tree:
+        return ["Diff", self.left.tree(), self.right.tree()]
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,9 @@ class Prod(Expr):
     def write(self, leaf: Leaf) -> str:
         return "·".join(factor._wrapped(leaf, _PRODUCT) for factor in self.factors)
 
+    def tree(self) -> Tree:
+        return ["Prod", *(factor.tree() for factor in self.factors)]
+
 
 @dataclass(frozen=True)
 class Quot(Expr):
@@ -201,6 +225,9 @@ class Quot(Expr):
 
     def write(self, leaf: Leaf) -> str:
         return f"{self.num._wrapped(leaf, _PRODUCT)}/{self.den._wrapped(leaf, _ATOM)}"
+
+    def tree(self) -> Tree:
+        return ["Quot", self.num.tree(), self.den.tree()]
 
 
 @dataclass(frozen=True)
@@ -226,6 +253,9 @@ class Neg(Expr):
         # has the same shape whatever the number's sign.
         return f"−({inner})" if inner[:1].isdigit() else f"−{inner}"
 
+    def tree(self) -> Tree:
+        return ["Neg", self.arg.tree()]
+
 
 @dataclass(frozen=True)
 class Square(Expr):
@@ -247,6 +277,9 @@ class Square(Expr):
 
     def write(self, leaf: Leaf) -> str:
         return f"{self.arg._wrapped(leaf, _ATOM + 1)}²"
+
+    def tree(self) -> Tree:
+        return ["Square", self.arg.tree()]
 
 
 @dataclass(frozen=True)
@@ -289,6 +322,9 @@ class Call(Expr):
         if isinstance(self.arg, Ref) and inner.startswith("(") and inner.endswith(")"):
             inner = inner[1:-1]  # σ(−0.2), not σ((−0.2))
         return f"{self.name}({inner})"
+
+    def tree(self) -> Tree:
+        return ["Call", self.name, self.arg.tree()]
 
 
 def sigmoid(z: float) -> float:

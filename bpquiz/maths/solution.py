@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 from bpquiz.maths.exact import MARGIN, MAX_PRECISION, PRECISION, exact_of, limited
 from bpquiz.maths.expr import Diff, ExactEnv, Expr, Neg, Prod, Quot, Ref, Sum
@@ -36,6 +36,15 @@ from bpquiz.maths.spec import Problem, SpecError
 from bpquiz.maths.step import Step
 
 Builder = Callable[[Variation], list[Expr]]
+
+MEMO_SIZE = 200_000
+"""Values remembered per variant for marking (`Solution._memo`), a few MB at most."""
+_NOTHING = object()
+MAX_VALUE = 1e11
+"""The largest value a quantity may have: a float holds 4 decimals of it exactly."""
+MAX_Z = 1000.0
+"""The largest |z| an activation is taken of: σ(−1000) is about 10^−434, which exact arithmetic
+still writes; σ(−10^5) would need a hundred-thousand-digit fraction."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,14 +102,32 @@ class Solution:
         self._rounded: dict[Rounding, dict[str, Fraction]] = {}
         self._exact: dict[int, tuple[dict[str, Fraction], frozenset[str]]] = {}
         self._mistakes: dict[str, tuple[tuple[Mistake, tuple[Expr, ...]], ...]] = {}
+        self._refs: dict[Hashable, tuple[str, ...]] = {}
+        self._memos: dict[tuple[Hashable, ...], Any] = {}
         self._examples = range(1, problem.examples + 1)
         self._build()
-        self.values = self.evaluate()
-        bad = [q.id for q in self.computed() if not math.isfinite(self.values[q.id])]
-        if bad:
-            raise SpecError(
-                f"the numbers overflow ({bad[0]} is not finite): use smaller weights or inputs"
-            )
+        try:
+            self.values = self.evaluate()
+        except ArithmeticError:  # e.g. a softmax whose every exponential underflows to 0
+            raise SpecError("the numbers overflow: use smaller weights or inputs") from None
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """SpecError for values no exercise has, before exact arithmetic is tried on them: beyond
+        MAX_VALUE a float no longer holds the decimals a sheet asks for, and an activation of a
+        z beyond MAX_Z needs more digits than exact arithmetic can write."""
+        for q in self.computed():
+            value = self.values[q.id]
+            if not math.isfinite(value):
+                raise SpecError(
+                    f"the numbers overflow ({q.id} is not finite): use smaller weights or inputs"
+                )
+            if abs(value) > MAX_VALUE or (q.kind == "z" and abs(value) > MAX_Z):
+                limit = MAX_Z if abs(value) <= MAX_VALUE else MAX_VALUE
+                raise SpecError(
+                    f"the numbers grow too large ({q.id} is {value:.3g}, beyond ±{limit:g}): "
+                    "use smaller weights, inputs or learning rate"
+                )
 
     # --- building --------------------------------------------------------------------------
     # Each kind of quantity has one builder. Called with RIGHT it gives the real computation;
@@ -457,7 +484,28 @@ class Solution:
     def mistake_values(self, qid: str, env: Mapping[str, float]) -> dict[str, list[float]]:
         """For every catalogued mistake that can be made at this quantity: the value(s) it gives,
         computed from the values in `env` (the key's, or a student's own earlier answers)."""
-        return {m.code: [expr.eval(env) for expr in exprs] for m, exprs in self.mistakes_at(qid)}
+        made = self.mistakes_at(qid)
+        return self._memo(
+            ("mistakes", qid),
+            [expr for _, exprs in made for expr in exprs],
+            env,
+            lambda: {m.code: [expr.eval(env) for expr in exprs] for m, exprs in made},
+        )
+
+    def _memo(self, what: Hashable, exprs: Sequence[Expr], env: Mapping[str, float], compute):
+        """`compute()`, remembered by `what` and the values in `env` that `exprs` read: in a class,
+        many students' work gives the same inputs to a step (grading 10,000 answer files asked
+        for the same few thousand values hundreds of thousands of times)."""
+        refs = self._refs.get(what)
+        if refs is None:
+            refs = self._refs[what] = tuple(dict.fromkeys(r for e in exprs for r in e.refs()))
+        key = (what, *(env[r] for r in refs))
+        found = self._memos.get(key, _NOTHING)
+        if found is _NOTHING:
+            if len(self._memos) > MEMO_SIZE:
+                self._memos.clear()
+            found = self._memos[key] = compute()
+        return found
 
     # --- evaluating ------------------------------------------------------------------------
 
@@ -494,12 +542,19 @@ class Solution:
 
     def recompute(self, qid: str, env: Mapping[str, float]) -> float:
         """One quantity from the values in `env` (e.g. a student's own earlier answers)."""
-        return _expr(self.quantities[qid]).eval(env)
+        expr = _expr(self.quantities[qid])
+        return self._memo(("float", qid), [expr], env, lambda: expr.eval(env))
 
     def recompute_rounded(self, qid: str, env: Mapping[str, float], rounding: Rounding) -> float:
         """One quantity from the numbers in `env` (each the decimal it prints as), computed exactly
         and rounded as `rounding` says: what a calculator gives from those numbers."""
-        return float(_decided(_expr(self.quantities[qid]), _Printed(env), rounding))
+        expr = _expr(self.quantities[qid])
+        return self._memo(
+            ("rounded", qid, rounding),
+            [expr],
+            env,
+            lambda: float(_decided(expr, _Printed(env), rounding)),
+        )
 
     def exact_values(self) -> dict[str, Fraction]:
         """Every value from the printed givens, exactly (but for σ, tanh, exp and ln, to

@@ -436,13 +436,11 @@ def render_html(
     settings: Settings,
     options: SheetOptions,
     texts: Texts = PLAIN,
-    compiled: Any = None,
 ) -> str:
-    """The HTML of a variant's student sheet (`document="sheet"`) or worked solution; `compiled`
-    may keep compiled templates (a jinja2.BytecodeCache)."""
+    """The HTML of a variant's student sheet (`document="sheet"`) or worked solution."""
     if document not in DOCUMENTS:
         raise ValueError(f"document must be one of {DOCUMENTS}, got {document!r}")
     context = (sheet_context if document == "sheet" else solution_context)(
         variant, settings, options, texts
     )
-    return render_template(f"{document}.html", context, options.templates, compiled)
+    return render_template(f"{document}.html", context, options.templates)

@@ -8,7 +8,6 @@ path (bpquiz.sheets.pdf).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from bpquiz.exercises.draw import Variant
 from bpquiz.exercises.presets import Settings
@@ -36,14 +35,10 @@ class WholeTask:
     settings: Settings
     options: SheetOptions
     fmt: str = "pdf"
-    compiled: Any = None
-    """Where compiled templates are kept (a jinja2.BytecodeCache), if anywhere."""
 
 
 def render_document(task: WholeTask) -> Rendered:
-    html = render_html(
-        task.document, task.variant, task.settings, task.options, compiled=task.compiled
-    )
+    html = render_html(task.document, task.variant, task.settings, task.options)
     code, document, options = task.variant.code, task.document, task.options
     if task.fmt == "html":
         return Rendered(code, document, html.encode(), 0)

@@ -1,4 +1,5 @@
-"""Writing an exam's sheets: every variant's problem sheet and worked solution, and class files.
+"""Writing an exam's sheets: every variant's problem sheet and worked solution, class files, and
+practice pages when asked for.
 
 PDF sheets are laid out once per preset and stamped (bpquiz.sheets.stamping); HTML sheets, and
 any document that cannot be stamped exactly, are rendered whole (bpquiz.sheets.documents).
@@ -29,6 +30,8 @@ class SheetRequest:
     jobs: int | None = None
     progress: Callable[[int, int], None] | None = None
     """Called with (variants done, variants) as the sheets are made."""
+    practice: bool = False
+    """Also a practice page per variant (bpquiz.sheets.practice), whatever the format."""
 
 
 @dataclass
@@ -40,9 +43,28 @@ class ExamFiles:
     class_sheets: Path | None = None
     class_solutions: Path | None = None
     pages: int = 0
+    practice: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """What the teacher should know about the files: documents rendered whole (not stamped), and
     why; characters no installed font has."""
+
+
+def document_path(out_dir: Path, code: str, document: str, fmt: str) -> Path:
+    """Where one variant's sheet or solution goes."""
+    return out_dir / f"{code}-{document}.{fmt}"
+
+
+def class_path(out_dir: Path, name: str, document: str) -> Path:
+    """Where a class set's combined sheets or solutions go."""
+    return out_dir / f"{name}-{document}s.pdf"
+
+
+def exam_paths(codes: Sequence[str], fmt: str, out_dir: Path, name: str) -> list[Path]:
+    """Every file `render_exam` writes for these variants."""
+    paths = [document_path(out_dir, code, d, fmt) for code in codes for d in DOCUMENTS]
+    if fmt == "pdf" and len(codes) > 1:
+        paths += [class_path(out_dir, name, d) for d in DOCUMENTS]
+    return paths
 
 
 def render_exam(
@@ -53,23 +75,20 @@ def render_exam(
     name: str,
 ) -> ExamFiles:
     """Write each variant's sheet and solution; for a class set also the two combined PDFs."""
-    from bpquiz.sheets.stamping.cache import compiled_templates
-
     fmt, options = request.format, request.options
     if fmt not in FORMATS:
         raise RenderError(f"unknown format '{fmt}': expected {' or '.join(FORMATS)}")
     options.check(variants[0].problem.depth)
-    compiled = compiled_templates()
     files = ExamFiles()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def write(rendered: Rendered) -> None:
-        path = out_dir / f"{rendered.code}-{rendered.document}.{fmt}"
+        path = document_path(out_dir, rendered.code, rendered.document, fmt)
         write_atomic(path, rendered.data)
         (files.sheets if rendered.document == "sheet" else files.solutions).append(path)
         files.pages += rendered.pages
 
-    class_paths = {d: out_dir / f"{name}-{d}s.pdf" for d in DOCUMENTS}
+    class_paths = {d: class_path(out_dir, name, d) for d in DOCUMENTS}
     class_files: dict[str, bytes] = {}
     if fmt == "pdf":
         from bpquiz.sheets.glyphs import font_warnings
@@ -85,7 +104,6 @@ def render_exam(
             request.jobs,
             request.progress,
             request.duplex,
-            compiled,
             write,
             class_paths if len(variants) > 1 else None,
         )
@@ -98,9 +116,7 @@ def render_exam(
     else:  # HTML takes milliseconds a document, here in this process
         for variant in variants:
             for document in DOCUMENTS:
-                write(
-                    render_document(WholeTask(document, variant, settings, options, fmt, compiled))
-                )
+                write(render_document(WholeTask(document, variant, settings, options, fmt)))
     files.sheets.sort(key=_order(variants))
     files.solutions.sort(key=_order(variants))
 
@@ -115,6 +131,13 @@ def render_exam(
             elif class_files[document]:
                 write_atomic(path, class_files[document])
             setattr(files, attr, path)
+    if request.practice:
+        from bpquiz.sheets.practice import render_practice
+
+        for v in variants:
+            path = out_dir / f"{v.code}-practice.html"
+            write_atomic(path, render_practice(v, settings, options))
+            files.practice.append(path)
     return files
 
 

@@ -3,31 +3,48 @@
 A teacher's template folder (`--templates DIR`) comes first and the shipped templates fill in what
 it lacks. The stylesheet is the one home of the layout's numbers: Python reads those it needs
 (`layout`) from its CSS variables, so an edited stylesheet changes both sides alike.
+
+An edited template is the teacher's, but it may come from anywhere (a colleague, a forum): it runs
+in Jinja's sandbox, so it can reach no Python object's insides, and its includes are read only
+from the template folders, without following a link out of them. With the asset fetcher of
+bpquiz.sheets.pdf, rendering reads no file other than the templates' own.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 import bpquiz
 from bpquiz.errors import BpquizError
+from bpquiz.files import Refused, read_limited, write_atomic
 
 STYLESHEET = "bpquiz.css"
 TEMPLATE_FILES = (
     "base.html",
     "macros.html",
+    "instructions.html",
     "sheet.html",
     "solution.html",
     "feedback.html",
     "summary.html",
+    "practice.html",
     STYLESHEET,
 )
+MAX_TEMPLATE_BYTES = 1 << 20
+"""A template or the stylesheet: the shipped ones are a few kB each."""
+MAX_FILE_BYTES = 16 << 20
+"""Any file of a template folder (an image or a font a stylesheet uses)."""
+MAX_FILES = 200
+"""Files in a template folder, subfolders included: it is hashed for the skeleton cache's key."""
 
 
 class RenderError(BpquizError):
@@ -48,60 +65,145 @@ def template_roots(custom: Path | None) -> list[Path]:
     return ([custom.resolve()] if custom is not None else []) + [default_templates()]
 
 
+def folder_files(root: Path) -> list[Path]:
+    """Every file of a template folder, sorted, each checked without being read: a regular file
+    of at most MAX_FILE_BYTES, inside the folder once links are followed; at most MAX_FILES.
+    RenderError (naming the file) otherwise: a link out of the folder, a FIFO, a 1.5 GB file."""
+    real_root = Path(os.path.realpath(root))
+    found: list[Path] = []
+    seen: set[Path] = set()
+
+    def visit(folder: Path) -> None:
+        real = Path(os.path.realpath(folder))
+        if real in seen:
+            return  # a link to a folder already visited
+        seen.add(real)
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            path = Path(entry.path)
+            target = Path(os.path.realpath(path))
+            if not target.is_relative_to(real_root):
+                raise RenderError(
+                    f"{path} is a link out of the template folder {root}: templates are read "
+                    "only from their folder; copy the file in"
+                )
+            try:
+                info = os.stat(target)
+            except OSError as exc:
+                raise RenderError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+            if stat.S_ISDIR(info.st_mode):
+                visit(path)
+            elif not stat.S_ISREG(info.st_mode):
+                raise RenderError(f"{path} is not a regular file (a pipe or a device)")
+            elif info.st_size > MAX_FILE_BYTES:
+                raise RenderError(
+                    f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB: not a template or an asset "
+                    "of one; keep only the templates and what they use in the folder"
+                )
+            else:
+                found.append(path)
+                if len(found) > MAX_FILES:
+                    raise RenderError(
+                        f"{root} holds more than {MAX_FILES} files: keep only the templates and "
+                        "what they use in the folder"
+                    )
+
+    try:
+        visit(root)
+    except OSError as exc:
+        raise RenderError(f"{root}: cannot read the folder ({exc.strerror or exc})") from None
+    return found
+
+
 def check_templates(custom: Path | None) -> None:
     """Raise RenderError for a template folder that can't be used."""
     if custom is None:
         return
     if not custom.is_dir():
         raise RenderError(f"{custom} is not a folder; write one with `bpquiz templates DIR`")
+    folder_files(custom)
     for name in TEMPLATE_FILES:
-        path = custom / name
-        try:
-            path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise RenderError(f"{path} is not UTF-8 text: save it as UTF-8") from None
-        except OSError:
-            continue  # a template the folder does not have comes from the defaults
+        if (custom / name).exists():
+            _read_template(custom / name)  # a template the folder lacks comes from the defaults
+
+
+def _read_template(path: Path) -> str:
+    try:
+        return read_limited(path, MAX_TEMPLATE_BYTES, "a template").decode("utf-8")
+    except Refused as exc:
+        raise RenderError(f"{path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise RenderError(f"{path} is not UTF-8 text: save it as UTF-8") from None
 
 
 def copy_templates(destination: Path, force: bool = False) -> list[Path]:
     """Write a copy of the default templates into `destination` for a teacher to edit."""
     source = default_templates()
     targets = [destination / name for name in TEMPLATE_FILES]
-    existing = [t for t in targets if t.exists()]
+    existing = [t for t in targets if t.exists() or t.is_symlink()]
     if existing and not force:
         raise RenderError(
             f"{existing[0]} already exists. Use --force to overwrite, or choose another folder."
         )
-    destination.mkdir(parents=True, exist_ok=True)
     for name, target in zip(TEMPLATE_FILES, targets, strict=True):
-        shutil.copyfile(source / name, target)
+        # Atomically, as a new file: a link there is replaced, never written through.
+        write_atomic(target, (source / name).read_bytes())
     return targets
 
 
+class FolderLoader(jinja2.BaseLoader):
+    """Templates from the template folders only: a name is looked up in each folder in turn, and
+    read only when it is a regular file of at most MAX_TEMPLATE_BYTES inside that folder once
+    links are followed ('..' never gets out: Jinja refuses it in a name)."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = [Path(os.path.realpath(root)) for root in roots]
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        pieces = jinja2.loaders.split_template_path(template)
+        for root in self.roots:
+            path = root.joinpath(*pieces)
+            real = Path(os.path.realpath(path))
+            if not real.is_relative_to(root):
+                raise RenderError(f"{path} is a link out of the template folder {root}: not read")
+            if not (real.exists() or real.is_symlink()):
+                continue
+            source = _read_template(real)
+            return source, str(real), partial(_unchanged, real, os.stat(real).st_mtime_ns)
+        raise jinja2.TemplateNotFound(template)
+
+
+def _unchanged(path: Path, mtime: int) -> bool:
+    try:
+        return os.stat(path).st_mtime_ns == mtime
+    except OSError:
+        return False
+
+
 @cache
-def environment(
-    custom: Path | None, compiled: jinja2.BytecodeCache | None = None
-) -> jinja2.Environment:
-    """The Jinja environment of these templates; `compiled` may keep compiled templates."""
+def environment(custom: Path | None) -> jinja2.Environment:
+    """The Jinja environment of these templates: sandboxed, reading only the template folders."""
     # Autoescaping for every template: titles and roster names are user text.
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(root) for root in template_roots(custom)]),
+    return SandboxedEnvironment(
+        loader=FolderLoader(template_roots(custom)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        bytecode_cache=compiled,
     )
 
 
-def render_template(
-    name: str, context: dict, custom: Path | None, compiled: jinja2.BytecodeCache | None = None
-) -> str:
+def render_template(name: str, context: dict, custom: Path | None) -> str:
     """A template rendered with `context` (RenderError, naming the file, when it fails)."""
     try:
-        return environment(custom, compiled).get_template(name).render(context)
+        return environment(custom).get_template(name).render(context)
+    except jinja2.sandbox.SecurityError as exc:
+        raise RenderError(
+            f"the {name.removesuffix('.html')} template tried something a template may not "
+            f"({exc}): templates only show the data they are given"
+        ) from None
     except jinja2.TemplateError as exc:
         where = (
             f" ({exc.filename}:{exc.lineno})" if isinstance(exc, jinja2.TemplateSyntaxError) else ""
@@ -162,8 +264,8 @@ def layout(custom: Path | None) -> Layout:
     variables: dict[str, str] = {}
     for root in reversed(template_roots(custom)):
         path = root / STYLESHEET
-        if path.is_file():
-            variables.update(_variables(path.read_text(encoding="utf-8")))
+        if path.exists():
+            variables.update(_variables(_read_template(path)))
     try:
         return Layout(
             cells_per_row=max(1, int(variables["--cells-per-row"])),

@@ -22,7 +22,11 @@ from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, AnswerSheet,
 
 LMS = "Canvas"
 QUESTION = re.compile(r"\d+: ")
-MARKER = re.compile(r"\[bpquiz (?P<exam>.+?)/(?P<code>[0-9A-Za-z]+)/(?P<id>[A-Za-z0-9_]+)\]")
+MARKER = re.compile(
+    r"\[bpquiz (?P<exam>[^/\]]{1,200}?)/(?P<code>[0-9A-Za-z]{1,16})/(?P<id>[A-Za-z0-9_]{1,64})\]"
+)
+"""Bounded repeats: an unbounded `.+?` took seconds on a header cell of many "[bpquiz " (each
+start scanned the rest of the cell)."""
 
 
 def is_student_analysis_header(header: Sequence[str]) -> bool:

@@ -19,6 +19,12 @@ from bpquiz.exercises.key import KeyIndex, KeyVariant, normalise_code
 from bpquiz.files import SPREADSHEET_DELIMITERS
 from bpquiz.grading.readers.numbers import shown
 from bpquiz.grading.readers.sheet import AnswersError, AnswerSheet
+from bpquiz.grading.readers.spreadsheet import (
+    MAX_COLUMNS,
+    MAX_ROWS,
+    cells_at_most,
+    first_line,
+)
 
 
 @dataclass(frozen=True)
@@ -44,20 +50,47 @@ class LmsExport:
     it marked an answer otherwise than bpquiz."""
 
 
+MAX_CELL = 64 << 10
+"""Characters in one cell of an LMS export: Moodle puts each question's text in a cell (3 kB for
+a classic exercise); 16 times that is not a question of ours."""
+
+
 def rows_of(text: str, has_header: Callable[[list[str]], bool]) -> list[list[str]] | None:
     """The CSV's records, with whichever delimiter gives a header `has_header` accepts; None when
-    none does (not this LMS's export)."""
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    none does (not this LMS's export). Read within the spreadsheet's budgets (lines ending in CR
+    LF, LF or CR alone; at most MAX_ROWS rows and MAX_COLUMNS columns, MAX_CELL characters a
+    cell), counted while reading: a file over one is AnswersError."""
+    header_line = first_line(text)
     for delimiter in SPREADSHEET_DELIMITERS:
-        header = next(csv.reader([first_line], delimiter=delimiter), [])
-        if has_header([h.strip() for h in header]):
-            try:
-                reader = csv.reader(
-                    io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=delimiter
+        if header_line.count(delimiter) >= MAX_COLUMNS:
+            continue  # counted before parsing: not an export of one quiz
+        try:
+            with cells_at_most(MAX_CELL):
+                header = next(
+                    csv.reader(io.StringIO(header_line, newline=""), delimiter=delimiter), []
                 )
-                return [[cell.strip() for cell in record] for record in reader]
-            except csv.Error as exc:
-                raise AnswersError(f"not a readable CSV file: {exc}") from None
+        except csv.Error:
+            continue
+        if not has_header([h.strip() for h in header]):
+            continue
+        reader = csv.reader(io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=delimiter)
+        records: list[list[str]] = []
+        try:
+            with cells_at_most(MAX_CELL):
+                for record in reader:
+                    if len(records) > MAX_ROWS:
+                        raise AnswersError(
+                            f"more than {MAX_ROWS} rows: not one class's attempts (split the file)"
+                        )
+                    records.append([cell.strip() for cell in record])
+        except csv.Error as exc:
+            reason = str(exc)
+            if "field larger than field limit" in reason:
+                reason = f"a cell of more than {MAX_CELL} characters: a quote never closed?"
+            raise AnswersError(
+                f"not a readable CSV file (line {reader.line_num}: {reason})"
+            ) from None
+        return records
     return None
 
 

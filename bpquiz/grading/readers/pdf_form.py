@@ -4,6 +4,10 @@
 and the variant code as a hidden field and in the document information (bpquiz.forms). This reads
 a filled sheet back into the same AnswerSheet a JSON answers file gives, so grading doesn't care
 where the answers came from. pypdf is imported only here, so grading JSON files never loads it.
+
+A submitted PDF is hostile until read: it is parsed within a budget (bpquiz.grading.readers.
+pdf_budget), in a reader child process capped in time and memory (bpquiz.grading.readers.isolate),
+and only plain text leaves the parse.
 """
 
 from __future__ import annotations
@@ -15,30 +19,73 @@ from pathlib import Path
 from typing import Any
 
 from bpquiz.forms import NAME_FIELD, STUDENT_FIELD, VARIANT_FIELD, VARIANT_INFO
+from bpquiz.grading.readers import isolate, pdf_budget
 from bpquiz.grading.readers.numbers import shown
 from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, AnswerSheet, read_limited
 
 MAX_PDF_BYTES = 10 << 20
 """A filled two-page sheet is ~100 kB; a phone scan saved as PDF can reach a few MB. Anything over
 10 MiB is not one of our sheets, and pypdf would spend long on it."""
+MAX_FIELD = 4_096
+"""Characters in one field's value: an answer is at most 64, a student id 200."""
+SECONDS = 10.0
+"""Wall-clock time for reading one PDF's form in the reader child (a sheet takes ~15 ms)."""
+MEMORY = 400 << 20
+"""Memory the reader child may add to what the grading process had (a sheet needs ~5 MB)."""
+TOO_MUCH = (
+    "too complex to be a filled sheet, reading it was stopped; hand in the sheet as saved "
+    "from the PDF reader"
+)
 
 
 def read_pdf_answers(path: Path) -> AnswerSheet:
-    """Read a filled fillable sheet (raises AnswersError with what to do)."""
-    return parse_pdf_answers(read_limited(path, MAX_PDF_BYTES, "a filled answer sheet"), str(path))
+    """Read a filled fillable sheet (raises AnswersError with what to do), in the reader child."""
+    data = read_limited(path, MAX_PDF_BYTES, "a filled answer sheet")
+    if isolate.ISOLATED:
+        import pypdf  # noqa: F401 - imported here once, so that the reader child has it for free
+
+    try:
+        found = isolate.run(_plain_answers, data, str(path), seconds=SECONDS, memory=MEMORY)
+    except isolate.Killed as exc:
+        raise AnswersError(f"{TOO_MUCH} ({exc})") from None
+    return AnswerSheet(str(path), found["variant"], found["student"], found["answers"])
+
+
+def _plain_answers(data: bytes, source: str) -> dict[str, Any]:
+    """parse_pdf_answers, as plain data for the way back from the reader child."""
+    sheet = parse_pdf_answers(data, source)
+    return {"variant": sheet.variant, "student": sheet.student, "answers": sheet.answers}
+
+
+def filled_fields(path: Path) -> list[str]:
+    """The fields of a PDF form that hold text other than the variant code (what someone typed),
+    read as a submission is read; AnswersError for a file that can't be read (so can't be told
+    blank)."""
+    data = read_limited(path, MAX_PDF_BYTES, "a fillable sheet")
+    try:
+        found = isolate.run(_filled, data, str(path), seconds=SECONDS, memory=MEMORY)
+    except isolate.Killed as exc:
+        raise AnswersError(f"{TOO_MUCH} ({exc})") from None
+    return list(found)
+
+
+def _filled(data: bytes, source: str) -> list[str]:
+    if b"%PDF-" not in data[:1024]:
+        raise AnswersError("not a PDF file")
+    fields, _ = _form_of(data)
+    return [name for name, field in fields.items() if name != VARIANT_FIELD and field["/V"]]
 
 
 def parse_pdf_answers(data: bytes, source: str) -> AnswerSheet:
-    """The answers in a filled sheet's form fields: an empty field is a missing answer."""
+    """The answers in a filled sheet's form fields: an empty field is a missing answer. Read in
+    this process, within the budgets of bpquiz.grading.readers.pdf_budget."""
     if not data.strip():
         raise AnswersError("empty file: hand in the filled, saved sheet")
     if b"%PDF-" not in data[:1024]:
         raise AnswersError("not a PDF file")
-    fields, info = _form_of(data)
+    fields, in_info = _form_of(data)
 
     variant = _text(fields.pop(VARIANT_FIELD, None))
-    in_info = info.get(VARIANT_INFO) if info else None
-    in_info = in_info.strip() if isinstance(in_info, str) else ""
     if variant and in_info and variant.upper() != in_info.upper():
         raise AnswersError(
             f"two different variant codes ({shown(variant)} in the form, {shown(in_info)} in the "
@@ -85,21 +132,43 @@ def check_fields(sheet: AnswerSheet, asked: Sequence[str]) -> None:
         )
 
 
-def _form_of(data: bytes) -> tuple[dict[str, Any], Any]:
-    """The form fields by name and the document information, or AnswersError."""
-    from pypdf import PdfReader
+def _form_of(data: bytes) -> tuple[dict[str, dict[str, str]], str]:
+    """The form fields by name (each its /FT and /V as text) and the variant code in the document
+    information ("" when none), or AnswersError. Everything is turned into plain text within the
+    budget: nothing that points back into the reader leaves this function."""
+    from pypdf.errors import LimitReachedError
 
     # pypdf reports repairs of a damaged file as log warnings; the outcome is what matters here.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not _opens_without_password(reader):
-            raise AnswersError(
-                "the PDF is protected by a password: save the filled sheet again without one"
+        with pdf_budget.budget():
+            reader = pdf_budget.reader_class()(
+                io.BytesIO(data), strict=False, **pdf_budget.READER_OPTIONS
             )
-        return reader.get_fields() or {}, reader.metadata
+            if reader.is_encrypted and not _opens_without_password(reader):
+                raise AnswersError(
+                    "the PDF is protected by a password: save the filled sheet again without one"
+                )
+            fields = reader.get_fields() or {}
+            plain = {
+                str(name): {"/FT": str(field.get("/FT", "")), "/V": _text(field)}
+                for name, field in fields.items()
+            }
+            if any(len(field["/V"]) > MAX_FIELD for field in plain.values()):
+                raise AnswersError(
+                    f"a form field holds more than {MAX_FIELD} characters: not a filled sheet; "
+                    "hand in the sheet as saved from the PDF reader"
+                )
+            info = reader.metadata
+            variant = info.get(VARIANT_INFO) if info else None
+            return plain, variant.strip() if isinstance(variant, str) else ""
     except AnswersError:
         raise
+    except pdf_budget.OverBudget as exc:
+        raise AnswersError(f"{TOO_MUCH} ({exc})") from None
+    except (LimitReachedError, RecursionError) as exc:
+        reason = " ".join(str(exc).split())[:80] or exc.__class__.__name__
+        raise AnswersError(f"{TOO_MUCH} ({reason})") from None
     except Exception as exc:  # pypdf raises many kinds of exceptions for a broken file
         reason = " ".join(str(exc).split())[:80] or exc.__class__.__name__
         raise AnswersError(f"damaged PDF, cannot read its form ({reason})") from None

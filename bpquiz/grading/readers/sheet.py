@@ -6,12 +6,11 @@ and a problem with a file as a whole is an AnswersError whose message says what 
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bpquiz import files
 from bpquiz.errors import BpquizError
 
 MAX_STUDENT = 200
@@ -53,33 +52,11 @@ class AnswerSheet:
 
 
 def read_limited(path: Path, limit: int, what: str) -> bytes:
-    """A regular file's bytes, refusing (AnswersError) folders, FIFOs and files over `limit` bytes;
-    never reads more than `limit` + 1 bytes. `what` names the kind of file in the size message."""
+    """A submitted file's bytes (bpquiz.files.read_limited): refusing folders, FIFOs, devices
+    and files over `limit` bytes with an AnswersError, and never following a link, so that what
+    was checked is what is read (`bpquiz.grading.batch.answer_files` resolves the links it
+    follows). `what` names the kind of file in the size message."""
     try:
-        # O_NONBLOCK: opening a FIFO someone left in the folder must not hang the whole batch.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise AnswersError("no such file") from None
-    except IsADirectoryError:
-        raise AnswersError("is a folder") from None
-    except PermissionError:
-        raise AnswersError("cannot read it (permission denied)") from None
-    except OSError as exc:
-        raise AnswersError(f"cannot read it ({exc.strerror or exc})") from None
-    size = f"{limit >> 20} MiB"
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise AnswersError("is a folder")
-        if not stat.S_ISREG(info.st_mode):
-            raise AnswersError("not a regular file")
-        if info.st_size > limit:
-            raise AnswersError(f"larger than {size} ({info.st_size} bytes): not {what}")
-        data = os.read(fd, limit + 1)
-    except OSError as exc:
-        raise AnswersError(f"cannot read it ({exc.strerror or exc})") from None
-    finally:
-        os.close(fd)
-    if len(data) > limit:
-        raise AnswersError(f"larger than {size}: not {what}")  # it grew while we looked
-    return data
+        return files.read_limited(path, limit, what, follow_links=False)
+    except files.Refused as exc:
+        raise AnswersError(str(exc)) from None

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,15 @@ from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, read_limited
 
 MAX_CSV_BYTES = 10 << 20
 """A class of 2,000 with 50 answers each is about 1 MiB; ten times that is not an answers sheet."""
+MAX_ROWS = 10_000
+"""Rows of students (blank rows included): five times a class of 2,000."""
+MAX_ANSWERS = 500_000
+"""Non-blank answer cells in all: five times a class of 2,000 with 50 answers each. Bounds the
+memory a file's rows take (~100 bytes an answer) whatever its shape."""
+MAX_COLUMNS = 1_000
+"""A sheet asks for ~50 quantities; an LMS export adds a few columns of its own."""
+MAX_CELL = 4_096
+"""Characters in one cell: an answer is at most 64, a student id 200, a name rarely 100."""
 STUDENT = "student"
 VARIANT = "variant"
 NAME = "name"
@@ -61,7 +72,11 @@ def column_name(cell: str) -> str:
     """A header cell as a column name: "z1_1 (z⁽¹⁾₁)", as bpquiz's blank spreadsheet heads a
     column, is z1_1; case and spaces around it don't matter."""
     name = cell.strip().lower()
-    return re.sub(r"\s*\(.*\)$", "", name) if not name.startswith("(") else name
+    if name.startswith("(") or not name.endswith(")") or "(" not in name:
+        return name
+    # What the pattern \s*\(.*\)$ removes, found in linear time: a header of cells full of "("
+    # made the regular expression take seconds.
+    return name[: name.index("(")].rstrip()
 
 
 def column_letter(index: int) -> str:
@@ -85,23 +100,60 @@ def _decode(data: bytes) -> str:
 
 
 def _header_and_delimiter(first_line: str) -> tuple[list[str], str]:
+    wide = False
     for delimiter in DELIMITERS:
-        header = [column_name(c) for c in next(csv.reader([first_line], delimiter=delimiter))]
+        if first_line.count(delimiter) >= MAX_COLUMNS:
+            wide = True  # counted before parsing: a 10 MiB header is not parsed three times
+            continue
+        try:
+            with cells_at_most(MAX_CELL):
+                cells = next(csv.reader(io.StringIO(first_line, newline=""), delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue  # e.g. a cell too long: not this delimiter, or not a header at all
+        header = [column_name(c) for c in cells]
         if STUDENT in header and VARIANT in header:
             return header, delimiter
+    if wide:
+        raise AnswersError(f"more than {MAX_COLUMNS} columns: not a class's answers")
+    # The row's text is never shown: the file may be anything at all (a link to a system file).
+    lower = first_line.lower()
+    missing = " or ".join(f'"{name}"' for name in (STUDENT, VARIANT) if name not in lower)
     raise AnswersError(
-        "the first row must name the columns: student, variant, then one column per quantity id "
-        f"(found {shown(first_line.strip(), 60)})"
+        "the first row must name the columns: student, variant, then one column per quantity id"
+        + (f" (it has no column {missing})" if missing else "")
     )
 
 
+@contextmanager
+def cells_at_most(limit: int) -> Iterator[None]:
+    """csv's cell size limit, for this parse only (it is a setting of the whole csv module)."""
+    before = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+_FIRST_LINE = re.compile(r"[^\r\n]*")
+"""A line ends at CR LF, LF, or CR alone (old Excel for Mac)."""
+
+
+def first_line(text: str) -> str:
+    """The first line of a spreadsheet's text (its header), whatever its lines end with."""
+    found = _FIRST_LINE.match(text.lstrip("\r\n"))
+    return found[0] if found else ""
+
+
 def parse_table(data: bytes, source: str) -> Table:
-    """Check a spreadsheet's bytes and split it into rows (raises AnswersError for the file)."""
+    """Check a spreadsheet's bytes and split it into rows (raises AnswersError for the file).
+
+    Rows are read one at a time and counted as they are read: more than MAX_ROWS rows or
+    MAX_ANSWERS answers, or a cell over MAX_CELL characters, and reading stops with one error for
+    the file. Lines may end in CR LF, LF or CR alone."""
     if not data.strip():
         raise AnswersError("empty file: the first row names the columns student, variant, …")
-    text = _decode(data)
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    header, delimiter = _header_and_delimiter(first_line)
+    text = _decode(data).lstrip("\r\n")
+    header, delimiter = _header_and_delimiter(first_line(text))
     if "score" in header and "max_score" in header:
         raise AnswersError("a gradebook written by `bpquiz grade --csv`, not students' answers")
     seen: dict[str, int] = {}
@@ -117,21 +169,41 @@ def parse_table(data: bytes, source: str) -> Table:
 
     rows: list[Row | BadRow] = []
     filled: set[str] = set()
-    reader = csv.reader(io.StringIO(text.lstrip("\r\n"), newline=""), delimiter=delimiter)
+    answers = 0
+    # One reader over the whole text, newline="": CR, LF and CR LF all end a row, and a quoted
+    # cell may hold a line break.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        next(reader)
-        # Row numbers count records, as a spreadsheet numbers its rows (a cell may hold a newline).
-        for number, record in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in record):
-                continue  # blank rows, e.g. the trailing ones a spreadsheet leaves
-            if _misaligned(record, len(header), delimiter):
-                rows.append(BadRow(number, _count_problem(len(record), len(header), delimiter)))
-                continue
-            cells = record + [""] * (len(header) - len(record))
-            rows.append(_row(number, cells, header, student_at, variant_at, answer_at))
-            filled.update(column_letter(i) for i in answer_at if cells[i].strip())
+        with cells_at_most(MAX_CELL):
+            next(reader)
+            # Row numbers count records, as a spreadsheet numbers its rows (a cell may hold a
+            # newline).
+            for number, record in enumerate(reader, start=2):
+                if number > MAX_ROWS + 1:
+                    raise AnswersError(
+                        f"more than {MAX_ROWS} rows: not one class's answers (split the file)"
+                    )
+                if not any(cell.strip() for cell in record):
+                    continue  # blank rows, e.g. the trailing ones a spreadsheet leaves
+                if _misaligned(record, len(header), delimiter):
+                    rows.append(BadRow(number, _count_problem(len(record), len(header), delimiter)))
+                    continue
+                record += [""] * (len(header) - len(record))
+                row = _row(number, record, header, student_at, variant_at, answer_at)
+                if isinstance(row, Row):
+                    answers += len(row.answers)
+                    if answers > MAX_ANSWERS:
+                        raise AnswersError(
+                            f"more than {MAX_ANSWERS} answers: not one class's answers "
+                            "(split the file)"
+                        )
+                    filled.update(column_letter(i) for i in answer_at if record[i].strip())
+                rows.append(row)
     except csv.Error as exc:
-        raise AnswersError(f"not a readable CSV file (line {reader.line_num}: {exc})") from None
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            reason = f"a cell of more than {MAX_CELL} characters: a quote never closed?"
+        raise AnswersError(f"not a readable CSV file (line {reader.line_num}: {reason})") from None
     return Table(
         source,
         tuple(header[i] for i in answer_at),

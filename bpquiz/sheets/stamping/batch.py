@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from bpquiz.exercises.draw import Variant
 from bpquiz.exercises.presets import Settings
@@ -71,7 +71,6 @@ class HtmlTask:
     """The variants, or (forked workers) their places in _VARIANTS."""
     settings: Settings
     options: SheetOptions
-    compiled: Any = None
 
 
 _VARIANTS: Sequence[Variant] = ()
@@ -98,9 +97,7 @@ def _skeleton_htmls(task: HtmlTask) -> HtmlMade:
         for document in DOCUMENTS:
             slots = Slots()
             try:
-                html = render_html(
-                    document, variant, task.settings, task.options, slots, task.compiled
-                )
+                html = render_html(document, variant, task.settings, task.options, slots)
             except Exception as exc:  # e.g. a template filter on a slot: `{{ code|lower }}`
                 made.documents.append(why(exc, "the skeleton HTML"))
                 continue
@@ -269,7 +266,6 @@ def stamped_documents(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     duplex: bool = False,
-    compiled: Any = None,
     write: Callable[[Rendered], None] | None = None,
     class_targets: Mapping[str, Path] | None = None,
 ) -> Stamped:
@@ -281,8 +277,8 @@ def stamped_documents(
     with tempfile.TemporaryDirectory(prefix="bpquiz-") as work:
         try:
             return _stamped_documents(
-                variants, settings, options, jobs, progress, duplex, compiled, write,
-                class_targets, Path(work),
+                variants, settings, options, jobs, progress, duplex, write, class_targets,
+                Path(work),
             )  # fmt: skip
         finally:
             _VARIANTS = ()
@@ -295,7 +291,6 @@ def _stamped_documents(
     jobs: int | None,
     progress: Callable[[int, int], None] | None,
     duplex: bool,
-    compiled: Any,
     write: Callable[[Rendered], None] | None,
     class_targets: Mapping[str, Path] | None,
     work: Path,
@@ -312,7 +307,7 @@ def _stamped_documents(
     start = 0
     for piece in chunks(variants, jobs, STAMP_CHUNK):
         chosen = range(start, start + len(piece)) if forked else piece
-        html_tasks.append(HtmlTask(chosen, settings, options, compiled))
+        html_tasks.append(HtmlTask(chosen, settings, options))
         start += len(piece)
     spill = _Spill(work)
     texts: dict[tuple[str, int], tuple[int, int]] = {}
@@ -354,7 +349,7 @@ def _stamped_documents(
         specs.append((cache.key(spec), spec))
     del htmls, gathered
     built: dict[str, tuple[Skeleton, Fonts] | str | None] = {
-        name: cache.load(name) for name, _ in specs
+        name: cache.load(name, spec) for name, spec in specs
     }
     missing = [(name, spec) for name, spec in specs if built[name] is None]
     for (name, _), made_skeleton in zip(
@@ -437,9 +432,7 @@ def _stamped_documents(
                     target.drop()
                     notes.append(f"the {document}s' class file: {why(exc, 'writing it')}")
 
-    whole_tasks = [
-        WholeTask(d, variants[i], settings, options, "pdf", compiled) for d, i in sorted(whole)
-    ]
+    whole_tasks = [WholeTask(d, variants[i], settings, options, "pdf") for d, i in sorted(whole)]
     for (d, i), rendered in zip(
         sorted(whole), in_workers(render_document, whole_tasks, jobs), strict=True
     ):
