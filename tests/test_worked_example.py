@@ -168,7 +168,6 @@ def test_worked_step_reads_like_the_textbook():
 def _calculator(line: str) -> Fraction:
     """Evaluate a worked line as a student's calculator would: the printed numbers, nothing else,
     exactly (σ, tanh, exp and ln to 60 digits, with Python's decimal module)."""
-    import re
 
     def decimal_of(function):
         def call(x: Fraction) -> Fraction:
@@ -267,57 +266,3 @@ def test_the_solution_diagram_shows_the_steps_numbers():
         }
         shown = re.findall(r">([zaδ][^<]*? = −?[0-9.]+)</text>", str(context["diagram"]))
         assert shown and set(shown) <= results, set(shown) - results
-
-
-def _calculator(line: str) -> Fraction:
-    """Evaluate a worked line as a student's calculator would: the printed numbers, nothing else,
-    exactly (σ, tanh, exp and ln to 60 digits, with Python's decimal module)."""
-    import re
-
-    def decimal_of(function):
-        def call(x: Fraction) -> Fraction:
-            with localcontext() as context:
-                context.prec = 60
-                return Fraction(function(Decimal(x.numerator) / Decimal(x.denominator)))
-
-        return call
-
-    names = {
-        "sigma": decimal_of(lambda z: 1 / (1 + (-z).exp())),
-        "tanh": decimal_of(lambda z: ((2 * z).exp() - 1) / ((2 * z).exp() + 1)),
-        "exp": decimal_of(lambda z: z.exp()),
-        "ln": decimal_of(lambda z: z.ln()),
-        "relu": lambda z: max(z, Fraction(0)),
-        "lrelu": lambda z: z if z > 0 else Fraction(1, 100) * z,
-        "relu_slope": lambda z: Fraction(1) if z > 0 else Fraction(0),
-        "lrelu_slope": lambda z: Fraction(1) if z > 0 else Fraction(1, 100),
-        "F": Fraction,
-    }
-    text = line.replace("·", "*").replace("−", "-").replace("½", "F(1, 2)").replace("²", "**2")
-    text = text.replace("relu′(", "relu_slope(").replace("lrelu′(", "lrelu_slope(")
-    text = text.replace("σ(", "sigma(")
-    text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)", r"F('\1')", text)
-    return eval(text, {"__builtins__": {}}, names)
-
-
-def _calculator_rounds(value: Fraction, rounding: Rounding) -> str:
-    """`value` rounded half away from zero as the sheet's rule says, written as a sheet does:
-    independently of bpquiz's own rounding (Decimal's ROUND_HALF_UP)."""
-    with localcontext() as context:
-        context.prec = 120
-        number = Decimal(value.numerator) / Decimal(value.denominator)
-        if rounding.mode is Mode.DECIMALS:
-            places = rounding.digits
-        else:
-            places = rounding.digits - 1 - number.copy_abs().adjusted()
-        rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        if (
-            rounding.mode is Mode.SIGFIGS
-            and rounded.copy_abs().adjusted() > number.copy_abs().adjusted()
-        ):
-            places -= 1  # 9.996 → 10.0 to three figures
-            rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        text = f"{rounded:f}"
-    if not text.lstrip("-").strip("0."):
-        text = text.lstrip("-")  # a zero has no sign
-    return text.replace("-", "−")
