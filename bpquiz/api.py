@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bpquiz.exercises.key import DEFAULT_KEYS_DIR, KeyIndex, open_keys
+from bpquiz.exercises.key import CLASS_LIST_COLUMNS, DEFAULT_KEYS_DIR, KeyIndex, open_keys
 from bpquiz.maths.rounding import Rounding
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def _write_students(exam: GeneratedExam, out_dir: Path, fmt: str | None) -> Path
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["id", "name", "variant", "sheet", "solution", "answers"])
+    writer.writerow(CLASS_LIST_COLUMNS)
     for variant, answers in zip(exam.variants, exam.answers, strict=True):
         student = variant.student or {"id": "", "name": ""}
         sheet = f"{variant.code}-sheet.{fmt}" if fmt else ""

@@ -603,7 +603,7 @@ def grade(
     from bpquiz.grading.compare import Comparison
     from bpquiz.grading.gradebook import STYLES, gradebook_csv
     from bpquiz.grading.outputs import Inputs, check_outputs
-    from bpquiz.grading.report import print_report, results_json
+    from bpquiz.grading.report import note_lines, print_report, results_json
 
     if key is not None and keys_dir is not None:
         raise typer.BadParameter("give either --key or --keys, not both", param_hint="--key")
@@ -648,8 +648,8 @@ def grade(
     )
     for problem in report.errors:
         err.print(f"Error: {printable(problem.file)}: {printable(problem.error)}", markup=False)
-    for note in report.notes:
-        err.print(f"Note: {printable(note.file)}: {printable(note.note)}", markup=False)
+    for line in note_lines(report.notes):
+        err.print(f"Note: {printable(line)}", markup=False)
     if as_json:
         sys.stdout.write(results_json(report))
     else:

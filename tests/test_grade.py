@@ -740,7 +740,9 @@ def test_a_student_handing_in_twice_is_flagged(tmp_path: Path) -> None:
     [template] = (tmp_path / "out").glob("*-answers.json")
     sheet = json.loads(template.read_text())
     sheet["student"] = "s1"
-    for name in ("first.json", "second.json"):
+    first_id = next(iter(sheet["answers"]))
+    for name, answer in (("first.json", 0.1), ("second.json", 0.2)):
+        sheet["answers"][first_id] = answer  # answers in both: two submissions, not a blank copy
         (tmp_path / name).write_text(json.dumps(sheet))
     graded = CliRunner().invoke(
         app,

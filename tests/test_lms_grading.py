@@ -349,6 +349,38 @@ def test_canvas_student_analysis_is_regraded(tmp_path):
     assert rows[3][:3] == ["Alan Turing", "93991", ""]
 
 
+def test_canvas_attempt_of_a_variant_drawn_for_another_student_is_a_note(tmp_path):
+    """Canvas gives a variant's quiz to whom the teacher assigns it: when the key drew it for
+    another roster student, the attempt is graded as the student Canvas signed in, with a note."""
+    from bpquiz.api import generate_exam
+    from bpquiz.exercises.draw import customise
+
+    students = [{"id": "s001", "name": "Ada Lovelace"}, {"id": "s002", "name": "Alan Turing"}]
+    generate_exam(
+        customise("classic"), 5, students=students, name="mid",
+        keys_dir=tmp_path / "keys", out_dir=tmp_path / "exams",
+    )  # fmt: skip
+    key = tmp_path / "keys" / "mid.json"
+    ada = load_key(key)[0]
+    assert ada.student == "s001"
+    right = right_answers(ada)
+    cells = [c for q in ada.asked for c in (right[q.id], "1")]
+    signed_in = {
+        "s001": ["Ada Lovelace", "93990", "s001", "A", "1", "", "2026-03-12 10:00:00 UTC"],
+        "s002": ["Alan Turing", "93991", "s002", "A", "1", "", "2026-03-12 10:05:00 UTC"],
+    }
+    for student, row in signed_in.items():
+        path = tmp_path / f"{student}.csv"
+        path.write_text(student_analysis([[*row, "", "", *cells, "50", "0", "50"]], ada))
+        report, _ = grade([path], key=key)
+        assert report.ok, report.errors
+        (result,) = report.results
+        assert (result.student, result.score) == (student, 50)
+        drawn = [n.note for n in report.notes if "which the key drew for" in n.note]
+        expected = f'row 2: s002 answered variant {ada.code}, which the key drew for "s001"'
+        assert drawn == ([f"{expected}: graded as s002's"] if student == "s002" else [])
+
+
 def test_canvas_report_of_another_quiz_is_one_error(tmp_path):
     path = tmp_path / "other.csv"
     path.write_text(
@@ -377,9 +409,11 @@ def test_feedback_sheets_and_class_analysis_from_an_lms_report(roster, tmp_path)
             str(tmp_path / "feedback"),
         ],
     )
-    assert "Class analysis: 6 students, 2 absent" in result.stdout
+    absent = "Absent Student, Grace Hopper"  # by name, in roster order
+    assert f"Class analysis: 6 students, 2 absent ({absent})" in result.stdout
     html = (tmp_path / "class.html").read_text(encoding="utf-8")
     assert "6 students graded · 2 absent · mean" in html
+    assert f"Absent (nothing handed in): {absent}." in html
     sheets = sorted(p.name for p in (tmp_path / "feedback").iterdir())
     assert sheets[:2] == ["s0001_example.com-feedback.pdf", "s0002_example.com-feedback.pdf"]
     assert len(sheets) == 6

@@ -473,7 +473,7 @@ def test_a_misconception_costs_its_points_once_by_default(code, kind):
     first, *later = named_once
     assert first.status is Status.WRONG and first.credit == 0
     assert all(i.status is Status.FOLLOW_THROUGH and i.credit == 1 for i in later)
-    assert all(f"the same mistake as at {first.symbol}" in i.feedback for i in later)
+    assert all(f"The same mistake as at {first.symbol}" in i.feedback for i in later)
     assert once.score == once.max_score - 1
     assert all(i.status is Status.WRONG for i in named_each)
     assert each.score == each.max_score - len(named_each)

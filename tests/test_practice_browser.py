@@ -59,7 +59,7 @@ FEEDBACK = {
     "carried forward": "carried forward",
     "own rounding": "your own (accepted) rounded",
     "gaming refused": "makes this step trivial",
-    "same mistake": "the same mistake as",
+    "same mistake": "The same mistake as",
     "fewer digits": "but the sheet asks for",
 }
 """Kinds of feedback, counted to show what the answer sets exercised."""

@@ -37,6 +37,8 @@ MAX_ATTEMPTS = 2000
 LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 MIN_GRADIENT_UNITS = 2
 MIN_GRADIENT = 2e-4
+DEAD_RELU_FROM = 3
+"""A ReLU layer of this many neurons or more has exactly one inactive for every example."""
 MISTAKE_ATTEMPTS = 100
 EXAM_STREAM = 0xE7A3
 """Seeds, with the exam's seed, the draws made once per exam (a batch's size)."""
@@ -220,17 +222,28 @@ def _teaches_little(solution: Solution, s: Settings) -> str | None:
         z = values[q.id]
         if act.saturates is not None and abs(z) > act.saturates:
             return f"{q.id} saturates the {act.name}"
-        if act.kinked and z == 0:
-            return f"{q.id} sits on the ReLU's kink"
+        if act.kinked and abs(z) < MIN_GRADIENT_UNITS * rounding.unit(z):
+            return f"{q.id} sits on the ReLU's kink"  # or rounds onto it
     for l, name in enumerate(p.activations, start=1):
         if ACTIVATIONS[name].kinked:
-            for j in range(1, p.layers[l] + 1):
+            dead = [
+                j
+                for j in range(1, p.layers[l] + 1)
                 if all(
                     values[q.id] <= 0
                     for q in quantities
                     if q.kind == "z" and (q.layer, q.neuron) == (l, j)
-                ):
-                    return f"neuron {j} of layer {l} is a dead ReLU for every example"
+                )
+            ]
+            # In a layer of three or more, exactly one neuron is inactive: it teaches that no
+            # gradient flows through it (relu′ = 0), and every variant of a class set has the
+            # same one-in-the-layer, so none is easier than another. Smaller layers have none.
+            wanted = 1 if p.layers[l] >= DEAD_RELU_FROM else 0
+            if len(dead) != wanted:
+                return (
+                    f"layer {l} has {len(dead)} ReLU neurons inactive for every example, "
+                    f"not {wanted}"
+                )
     outputs = [q for q in quantities if q.kind == "a" and q.layer == p.depth]
     if all(
         abs(values[q.id] - float(p.targets[(q.example or 1) - 1, (q.neuron or 1) - 1]))
@@ -240,12 +253,15 @@ def _teaches_little(solution: Solution, s: Settings) -> str | None:
         return "the outputs already match the targets"
     for q in quantities:
         value = values[q.id]
-        if q.kind in ("grad_w", "grad_b") and (
-            abs(value) < max(MIN_GRADIENT_UNITS * rounding.unit(value), MIN_GRADIENT)
+        # An exact zero (through an inactive ReLU) is written down as 0; a tiny value is not.
+        if (
+            q.kind in ("grad_w", "grad_b")
+            and value != 0
+            and abs(value) < max(MIN_GRADIENT_UNITS * rounding.unit(value), MIN_GRADIENT)
         ):
             return f"{q.id} is too small to write down"
     for q, value, tolerance in _asked(solution, s):
-        if tolerance >= abs(value) / 2:
+        if value != 0 and tolerance >= abs(value) / 2:
             return f"rounding makes {q.id} too imprecise to mark"
     return None
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 KEY_FORMAT = "bpquiz-key/1"
 ANSWERS_FORMAT = "bpquiz-answers/1"
 """The format of a student's answers file (`bpquiz.exercises.exam` writes its blank template)."""
+CLASS_LIST_COLUMNS = ("id", "name", "variant", "sheet", "solution", "answers")
+"""The header of the class list (students.csv) `generate --roster` writes beside the sheets."""
 DEFAULT_KEYS_DIR = Path("answer_keys")
 MAX_KEY_BYTES = 64 << 20
 """A variant takes ~20 kB of key: this is 3,000 students' own variants."""
@@ -168,6 +170,8 @@ class KeyVariant:
     """The title, course and date the exam's sheets print, as (field, text)."""
     student_name: str = ""
     """The roster name of the student the variant was drawn for."""
+    student_email: str = ""
+    """Their roster email, when the roster gave one (an LMS gradebook matches students by it)."""
 
     @cached_property
     def asked(self) -> tuple[KeyQuantity, ...]:
@@ -273,10 +277,11 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
         if not isinstance(quantities, list):
             raise KeyFileError(f"{where}.quantities: expected a list")
         student = entry.get("student")
-        student_name = ""
-        if isinstance(student, dict):  # a roster row: {"id": …, "name": …}
-            name_text = student.get("name")
+        student_name = student_email = ""
+        if isinstance(student, dict):  # a roster row: {"id": …, "name": …, "email": …}
+            name_text, email = student.get("name"), student.get("email")
             student_name = name_text if isinstance(name_text, str) else ""
+            student_email = email if isinstance(email, str) else ""
             student = student.get("id")
         variants.append(
             KeyVariant(
@@ -290,6 +295,7 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
                 source=source,
                 header=header,
                 student_name=student_name,
+                student_email=student_email,
                 problem=problem if isinstance(problem := entry.get("problem"), dict) else {},
             )
         )

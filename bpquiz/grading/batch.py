@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bpquiz.exercises.key import KeyIndex
+from bpquiz.exercises.key import CLASS_LIST_COLUMNS, KeyIndex
 from bpquiz.grading.compare import Comparison
 from bpquiz.grading.items import (
     GradingError,
@@ -34,7 +34,7 @@ from bpquiz.grading.items import (
 from bpquiz.grading.lms import grade_lms_export, read_lms_export
 from bpquiz.grading.readers.json_file import read_answers
 from bpquiz.grading.readers.numbers import shown
-from bpquiz.grading.readers.sheet import AnswersError, AnswerSheet, read_limited
+from bpquiz.grading.readers.sheet import AnswersError, AnswerSheet, NotHandedIn, read_limited
 from bpquiz.grading.readers.spreadsheet import MAX_CSV_BYTES, BadRow, parse_table
 
 PARALLEL_FROM = 400
@@ -161,9 +161,11 @@ def _folder_entry(entry: os.DirEntry[str], folder: Path) -> tuple[str, Path]:
 
 def _grade_one(
     path: Path, keys: KeyIndex, comparison: Comparison, markers: Sequence[Marker]
-) -> Result | GradingError:
+) -> Outcome:
     try:
         return grade_file(path, keys, comparison, markers)
+    except NotHandedIn as exc:
+        return GradingNote(str(path), str(exc))
     except (AnswersError, SheetError) as exc:
         return GradingError(str(path), str(exc))
 
@@ -171,7 +173,9 @@ def _grade_one(
 # Worker state, set once per process by the pool initializer so keys aren't pickled per file.
 _worker: tuple[KeyIndex, Comparison, Sequence[Marker]] | None = None
 
-Packed = tuple[str, str, str, tuple[tuple[Any, ...], ...], tuple[str, ...]] | GradingError
+Packed = (
+    tuple[str, str, str, tuple[tuple[Any, ...], ...], tuple[str, ...]] | GradingError | GradingNote
+)
 """A result as sent back from a worker: (student, variant, file, item rows without the parts the
 parent already has in its key, problems). Rebuilding is ~4× cheaper than unpickling Results."""
 
@@ -187,7 +191,7 @@ def _grade_chunk(paths: list[Path]) -> list[Packed]:
     packed: list[Packed] = []
     for path in paths:
         outcome = _grade_one(path, *_worker)
-        if isinstance(outcome, GradingError):
+        if not isinstance(outcome, Result):
             packed.append(outcome)
         else:
             rows = tuple(item[1:-1] for item in outcome.items)  # all but id and symbol
@@ -195,8 +199,8 @@ def _grade_chunk(paths: list[Path]) -> list[Packed]:
     return packed
 
 
-def _unpack(packed: Packed, keys: KeyIndex, comparison: Comparison) -> Result | GradingError:
-    if isinstance(packed, GradingError):
+def _unpack(packed: Packed, keys: KeyIndex, comparison: Comparison) -> Outcome:
+    if isinstance(packed, GradingError | GradingNote):
         return packed
     student, code, file, rows, problems = packed
     variant = keys.find(code)
@@ -238,12 +242,42 @@ def grade_paths(
     # A file graded although something in it was wrong (an unknown answer id) still reports it.
     errors += [GradingError(r.file, p) for r in results for p in r.problems]
     notes = [o for o in outcomes if isinstance(o, GradingNote)]
+    results, blanks = _without_blank_copies(results)
+    notes += blanks
     return Report(tuple(results), tuple(errors + _handed_in_twice(results)), tuple(notes))
 
 
+BLANK_COPY = "no answer filled in, and its student is graded from another file: not graded"
+
+
+def _without_blank_copies(results: list[Result]) -> tuple[list[Result], list[GradingNote]]:
+    """The results without a student's files that hold no answer at all when another of their
+    files does (or, all blank, but the first): the blank templates `generate --roster` wrote for
+    them (answers file, fillable sheet, spreadsheet row) beside the one they filled in. Each left
+    out is a note."""
+    by_student: dict[str, list[Result]] = {}
+    for result in results:
+        by_student.setdefault(result.student, []).append(result)
+    dropped: dict[int, str] = {}
+    for theirs in by_student.values():
+        if len(theirs) < 2:
+            continue
+        filled = [r for r in theirs if any(item.given is not None for item in r.items)]
+        kept = filled[0] if filled else theirs[0]
+        for result in theirs:
+            if result is not kept and not any(result is f for f in filled):
+                dropped[id(result)] = BLANK_COPY
+    if not dropped:
+        return results, []
+    return (
+        [r for r in results if id(r) not in dropped],
+        [GradingNote(r.file, dropped[id(r)]) for r in results if id(r) in dropped],
+    )
+
+
 def _handed_in_twice(results: Sequence[Result]) -> list[GradingError]:
-    """A student graded from several files gets several gradebook rows: say so, so that a teacher
-    keeps the one that counts instead of an LMS silently taking either."""
+    """A student graded from several files (with answers in each) gets several gradebook rows: say
+    so, so that a teacher keeps the one that counts instead of an LMS silently taking either."""
     files: dict[str, list[str]] = {}
     for result in results:
         files.setdefault(result.student, []).append(result.file)
@@ -346,6 +380,13 @@ def grade_table(
         lms = read_lms_export(data, source, keys)
         if lms is not None:
             return grade_lms_export(lms, source, keys, comparison, markers)
+        if _first_row(data) == CLASS_LIST_COLUMNS:
+            return [
+                GradingNote(
+                    source,
+                    "the class list `bpquiz generate --roster` wrote, not answers: not graded",
+                )
+            ]
         table = parse_table(data, source)
     except AnswersError as exc:
         return [GradingError(source, str(exc))]
@@ -383,9 +424,13 @@ def grade_table(
             outcomes.append((1, GradingError(source, _columns_not_graded(suspect))))
         if harmless:
             outcomes.append((1, GradingNote(source, _columns_not_graded(harmless))))
+    blank = []
     for row, variant in found:
         if not row.student and variant.student is None:
-            bad(row.number, "no student id")
+            if any(row.answers.values()):
+                bad(row.number, "no student id")
+            else:
+                blank.append(row.number)  # a row of the blank template `generate` wrote
             continue
         answers = {k: v for k, v in row.answers.items() if k in known}
         sheet = AnswerSheet(source, row.variant, row.student, answers)
@@ -397,8 +442,22 @@ def grade_table(
         for problem in result.problems:
             bad(row.number, problem)
         outcomes.append((row.number, replace(result, problems=())))
+    if blank:
+        rows = (
+            f"row {blank[0]}" if len(blank) == 1 else f"{len(blank)} rows ({blank[0]}–{blank[-1]})"
+        )
+        note = f"{rows} with no student id and no answer, as in the blank template: not graded"
+        outcomes.append((blank[0], GradingNote(source, note)))
     outcomes.sort(key=lambda numbered: numbered[0])
     return [outcome for _, outcome in outcomes]
+
+
+def _first_row(data: bytes) -> tuple[str, ...]:
+    """A spreadsheet's header row, as read from its first line (empty when unreadable)."""
+    import csv
+
+    line = data[:4096].decode("utf-8-sig", errors="replace").splitlines()[:1]
+    return tuple(cell.strip() for row in csv.reader(line) for cell in row)
 
 
 LOOKS_LIKE_AN_ID = re.compile(r"[a-z_]+\d")

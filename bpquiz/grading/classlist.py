@@ -47,6 +47,11 @@ def _ids(result: Result) -> set[str]:
     return {i.casefold() for i in ids}
 
 
+def _wanted(enrolled: Enrolled) -> set[str]:
+    """The ids a result of this roster student may carry."""
+    return {enrolled.id.casefold()} | ({enrolled.email.casefold()} if enrolled.email else set())
+
+
 def _name(result: Result) -> str:
     return result.identity.name if result.identity is not None else ""
 
@@ -56,15 +61,18 @@ def class_lines(report: Report) -> list[Line]:
     roster, a line per result."""
     if not report.roster:
         return [Line(r.student, _name(r), Attendance.GRADED, r) for r in report.results]
+    by_id: dict[str, list[int]] = {}
+    for i, result in enumerate(report.results):
+        for student_id in _ids(result):
+            by_id.setdefault(student_id, []).append(i)
     lines = []
     taken: set[int] = set()
+    owner: dict[int, Enrolled] = {}
     for enrolled in report.roster:
-        wanted = {enrolled.id.casefold()} | (
-            {enrolled.email.casefold()} if enrolled.email else set()
-        )
-        found = next(
-            (i for i, r in enumerate(report.results) if i not in taken and _ids(r) & wanted), None
-        )
+        theirs = sorted({i for student_id in _wanted(enrolled) for i in by_id.get(student_id, ())})
+        for i in theirs:
+            owner.setdefault(i, enrolled)
+        found = next((i for i in theirs if i not in taken), None)
         if found is None:
             lines.append(Line(enrolled.id, enrolled.name, Attendance.ABSENT, email=enrolled.email))
             continue
@@ -74,17 +82,33 @@ def class_lines(report: Report) -> list[Line]:
         lines.append(
             Line(enrolled.id, enrolled.name or _name(result), Attendance.GRADED, result, email)
         )
-    lines += [
-        Line(r.student, _name(r), Attendance.NOT_ON_ROSTER, r)
-        for i, r in enumerate(report.results)
-        if i not in taken
-    ]
+    for i, result in enumerate(report.results):
+        if i in taken:
+            continue
+        # A second result of a roster student (the same id in two files, or two of their ids) is
+        # theirs, graded twice, not a student missing from the roster.
+        if i in owner:
+            enrolled = owner[i]
+            lines.append(
+                Line(enrolled.id, enrolled.name, Attendance.GRADED_TWICE, result, enrolled.email)
+            )
+        else:
+            lines.append(Line(result.student, _name(result), Attendance.NOT_ON_ROSTER, result))
     return lines
 
 
 def absent(report: Report) -> int:
     """How many roster students have no result."""
-    return sum(line.status is Attendance.ABSENT for line in class_lines(report))
+    return len(absentees(report))
+
+
+def absentees(report: Report) -> list[str]:
+    """The roster students who have no result, in roster order: each by name, else by id."""
+    return [
+        line.name or line.student
+        for line in class_lines(report)
+        if line.status is Attendance.ABSENT
+    ]
 
 
 def with_roster(report: Report, roster: list[Enrolled]) -> Report:
@@ -139,7 +163,7 @@ def key_roster(keys: KeyIndex, report: Report, every_key: bool = False) -> list[
     variants = [v for found in keys.variants.values() for v in found]
     used = {keys.find(r.variant).source for r in report.results}
     return [
-        Enrolled(v.student, v.student_name)
+        Enrolled(v.student, v.student_name, v.student_email)
         for v in variants
         if v.student is not None and (every_key or v.source in used)
     ]

@@ -87,7 +87,10 @@ def feedback_context(result: Result, variant: KeyVariant, options: SheetOptions)
             "status": str(item.status),
             "verdict": VERDICT_WORDS[item.status],
             "points": f"{number(item.score)}/{number(item.points)}",
-            "feedback": item.feedback if item.status is not Status.CORRECT else "",
+            # A right answer needs no words, and a missing one has its verdict ("missing").
+            "feedback": item.feedback
+            if item.status not in (Status.CORRECT, Status.MISSING)
+            else "",
         }
         rows.append(row)
         if item.credit < 1:

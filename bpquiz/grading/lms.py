@@ -23,6 +23,7 @@ from bpquiz.grading.items import (
     SheetError,
     grade_sheet,
 )
+from bpquiz.grading.readers.canvas import LMS as CANVAS
 from bpquiz.grading.readers.canvas import read_student_analysis
 from bpquiz.grading.readers.lms import LmsExport
 from bpquiz.grading.readers.moodle import read_responses
@@ -72,6 +73,24 @@ def grade_lms_export(
             continue
         if export.reads is not None:
             result = _where_the_lms_differs(result, attempt.sheet, export.lms, export.reads, keys)
+        if (
+            export.lms == CANVAS
+            and variant.student is not None
+            and not _is(attempt.sheet, variant.student)
+        ):
+            # Canvas gives each variant's quiz to the students it is assigned to (Moodle draws
+            # one at random). The LMS signed the student in, so its word on who this is stands;
+            # but a teacher who assigned each variant to its roster student wants to know.
+            outcomes.append(
+                (
+                    attempt.row,
+                    GradingNote(
+                        source,
+                        f"{where}{result.student} answered variant {variant.code}, which the key "
+                        f'drew for "{variant.student}": graded as {result.student}\'s',
+                    ),
+                )
+            )
         graded.append((attempt.row, result))
     best: dict[str, tuple[int, Result]] = {}
     for row, result in graded:
@@ -96,6 +115,12 @@ def grade_lms_export(
             )
     outcomes.sort(key=lambda numbered: numbered[0])
     return [outcome for _, outcome in outcomes]
+
+
+def _is(sheet: AnswerSheet, student: str) -> bool:
+    """Whether the LMS's student is this roster id (by any id it gave, or the row's student)."""
+    ids = {sheet.student, *(sheet.identity.ids() if sheet.identity else ())}
+    return student.casefold() in {i.casefold() for i in ids}
 
 
 def _where_the_lms_differs(

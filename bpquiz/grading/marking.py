@@ -324,7 +324,7 @@ def misconception(
             status=Status.FOLLOW_THROUGH,
             credit=credit.credit,
             misconception=code,
-            feedback=f"the same mistake as at {earlier.symbol}, which already lost its points: "
+            feedback=f"The same mistake as at {earlier.symbol}, which already lost its points. "
             f"{explanation} Expected {expected}.",
         )
     return item._replace(misconception=code, feedback=f"{explanation} Expected {expected}.")

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from bpquiz.files import printable
 from bpquiz.grading.classlist import absent
-from bpquiz.grading.items import Item, Report, Result, Status
+from bpquiz.grading.items import GradingNote, Item, Report, Result, Status
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet runs a cell starting with one of these as a formula (OWASP's list)."""
@@ -49,6 +49,23 @@ def results_json(report: Report) -> str:
 
     document = report.to_dict()
     return "{\n" + ",\n".join(lines(k, v) for k, v in document.items()) + "\n}\n"
+
+
+def note_lines(notes: Sequence[GradingNote], listed: int = 3) -> list[str]:
+    """The notes as lines, one per kind: the same note on many files (a class folder's solutions,
+    blank templates) is one line naming the first few (--json lists them all)."""
+    files: dict[str, list[str]] = {}
+    for note in notes:
+        files.setdefault(note.note, []).append(note.file)
+    lines = []
+    for text, named in files.items():
+        unique = list(dict.fromkeys(named))
+        if len(unique) == 1:
+            lines.append(f"{unique[0]}: {text}")
+        else:
+            more = f" and {len(unique) - listed} more" if len(unique) > listed else ""
+            lines.append(f"{len(unique)} files: {text}: {', '.join(unique[:listed])}{more}")
+    return lines
 
 
 # --- CSV -----------------------------------------------------------------------------------------

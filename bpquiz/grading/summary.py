@@ -20,7 +20,7 @@ from rich.text import Text
 
 from bpquiz.exercises.key import KeyIndex
 from bpquiz.files import write_atomic
-from bpquiz.grading.classlist import absent
+from bpquiz.grading.classlist import absentees
 from bpquiz.grading.items import Report, Status
 from bpquiz.grading.outputs import refuse_existing
 from bpquiz.maths.mistakes import CATALOGUE
@@ -72,8 +72,8 @@ class ClassSummary:
     median_percent: float = 0.0
     delta_sign: str = "gradient"
     """The class's convention for δ (the most students'), for explaining the misconceptions."""
-    absent: int = 0
-    """Roster students who handed nothing in (0 without a roster)."""
+    absent: tuple[str, ...] = ()
+    """Roster students who handed nothing in, by name (none without a roster)."""
 
 
 def _column(status: Status) -> str:
@@ -113,7 +113,7 @@ def class_summary(report: Report) -> ClassSummary:
         delta_sign=Counter(r.delta_sign for r in report.results).most_common(1)[0][0]
         if report.results
         else "gradient",
-        absent=absent(report) if report.roster else 0,
+        absent=tuple(absentees(report)) if report.roster else (),
     )
 
 
@@ -123,7 +123,9 @@ def _percent(share: float) -> str:
 
 def print_summary(summary: ClassSummary, console: Console) -> None:
     """The analysis as terminal tables: per quantity, misconceptions, score distribution."""
-    absent = f", {summary.absent} absent" if summary.absent else ""
+    absent = (
+        f", {len(summary.absent)} absent ({', '.join(summary.absent)})" if summary.absent else ""
+    )
     console.print(Text(f"Class analysis: {summary.students} students{absent}", style="bold"))
     table = Table(box=None, pad_edge=False)
     table.add_column("")
@@ -295,7 +297,7 @@ def summary_context(
     return {
         **header("summary", options, "", None),
         "students": summary.students,
-        "absent": summary.absent,
+        "absent": list(summary.absent),
         "mean": f"{summary.mean_percent:.1f}",
         "median": f"{summary.median_percent:.1f}",
         "columns": [LABELS[c] for c in SHOWN],

@@ -98,7 +98,7 @@ CATALOGUE: dict[str, Mistake] = {
             Variation(no_derivative=True),
             ("delta",),
             "You left out the activation's derivative; δ = ∂L/∂z includes f′(z), e.g. a(1 − a) for a sigmoid.",
-            "You left out the activation's derivative; δ includes f′(z), e.g. δ = (t − y)·y(1 − y) at a sigmoid output.",
+            "You left out the activation's derivative; δ includes f′(z), e.g. δ = (t − y)·y(1 − y) at a sigmoid output (target t, output y).",
         ),
         Mistake(
             "derivative_at_preactivation",
@@ -110,8 +110,8 @@ CATALOGUE: dict[str, Mistake] = {
             "error_sign",
             Variation(error_sign=True),
             ("delta", "grad_a"),
-            "You used (t − y); the loss's slope is (y − t), so δ = (y − t)·f′(z) at the output.",
-            "You used (y − t); with δ = −∂L/∂z (this sheet's convention) the output δ is (t − y)·f′(z).",
+            "You used (t − y), target minus output; the loss's slope is (y − t), output minus target, so δ = (y − t)·f′(z) at the output.",
+            "You used (y − t), output minus target; with δ = −∂L/∂z (this sheet's convention) the output δ is (t − y)·f′(z), target minus output.",
         ),
         Mistake(
             "hidden_delta_single_path",
@@ -150,7 +150,7 @@ CATALOGUE: dict[str, Mistake] = {
             "loss_no_half",
             Variation(no_half=True),
             ("loss",),
-            "You forgot the ½: this loss is L = ½·Σ(y − t)².",
+            "You forgot the ½: this loss is L = ½·Σ(y − t)², the sum over the outputs y and their targets t.",
         ),
         Mistake(
             "batch_sum",

@@ -163,7 +163,8 @@ def _instructions(variant: Variant, settings: Settings, notation: Notation) -> d
         f"{combined} of theirs",
         "delta": (
             "Each δ is a neuron's error term: minus the derivative of the loss with respect to its "
-            "net input (before its activation), δ = −∂L/∂z, so at the output δ = (t − y)·f′(z)"
+            "net input (before its activation), δ = −∂L/∂z, so at the output δ = (t − y)·f′(z), "
+            "with target t and output y"
             if error
             else "Each δ is the derivative of the loss with respect to a neuron's net input "
             "(before its activation)"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bpquiz.forms import VARIANT_FIELD
+from bpquiz.forms import CREATOR, VARIANT_FIELD
 
 
 def _import_weasyprint() -> None:
@@ -298,6 +298,7 @@ def write_pdf(document: Document, finisher: Any = None) -> bytes:
         if finisher is not None:
             finisher(doc, pdf)
 
+    document.metadata.generator = CREATOR
     data: bytes = document.write_pdf(pdf_variant=PDF_VARIANT, finisher=finish)
     return data
 
@@ -419,7 +420,7 @@ def join_pdfs(files: Sequence[Path], duplex: bool = False) -> bytes:
             catalog[NameObject("/Lang")] = TextStringObject(str(source_catalog["/Lang"]))
         title = (first.metadata or {}).get("/Title", "")
         title = re.sub(r" · [^·]*$", "", str(title)) if len(files) > 1 else str(title)
-        writer.add_metadata({"/Title": title})
+        writer.add_metadata({"/Title": title, "/Creator": CREATOR})
         if "/Metadata" in source_catalog:
             xml = source_catalog["/Metadata"].get_object().get_data()
             xml = re.sub(

@@ -487,7 +487,7 @@
         credit: 1,
         misconception: code,
         feedback:
-          `the same mistake as at ${earlier.symbol}, which already lost its points: ` + said,
+          `The same mistake as at ${earlier.symbol}, which already lost its points. ` + said,
       });
     }
     return Object.assign(item, { misconception: code, feedback: said });

@@ -18,10 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bpquiz.forms import NAME_FIELD, STUDENT_FIELD, VARIANT_FIELD, VARIANT_INFO
+from bpquiz.forms import CREATOR, NAME_FIELD, STUDENT_FIELD, VARIANT_FIELD, VARIANT_INFO
 from bpquiz.grading.readers import isolate, pdf_budget
 from bpquiz.grading.readers.numbers import shown
-from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, AnswerSheet, read_limited
+from bpquiz.grading.readers.sheet import (
+    MAX_STUDENT,
+    AnswersError,
+    AnswerSheet,
+    NotHandedIn,
+    read_limited,
+)
 
 MAX_PDF_BYTES = 10 << 20
 """A filled two-page sheet is ~100 kB; a phone scan saved as PDF can reach a few MB. Anything over
@@ -48,12 +54,17 @@ def read_pdf_answers(path: Path) -> AnswerSheet:
         found = isolate.run(_plain_answers, data, str(path), seconds=SECONDS, memory=MEMORY)
     except isolate.Killed as exc:
         raise AnswersError(f"{TOO_MUCH} ({exc})") from None
+    if "not_handed_in" in found:
+        raise NotHandedIn(found["not_handed_in"])
     return AnswerSheet(str(path), found["variant"], found["student"], found["answers"])
 
 
 def _plain_answers(data: bytes, source: str) -> dict[str, Any]:
     """parse_pdf_answers, as plain data for the way back from the reader child."""
-    sheet = parse_pdf_answers(data, source)
+    try:
+        sheet = parse_pdf_answers(data, source)
+    except NotHandedIn as exc:
+        return {"not_handed_in": str(exc)}
     return {"variant": sheet.variant, "student": sheet.student, "answers": sheet.answers}
 
 
@@ -72,7 +83,7 @@ def filled_fields(path: Path) -> list[str]:
 def _filled(data: bytes, source: str) -> list[str]:
     if b"%PDF-" not in data[:1024]:
         raise AnswersError("not a PDF file")
-    fields, _ = _form_of(data)
+    fields, _, _ = _form_of(data)
     return [name for name, field in fields.items() if name != VARIANT_FIELD and field["/V"]]
 
 
@@ -83,7 +94,7 @@ def parse_pdf_answers(data: bytes, source: str) -> AnswerSheet:
         raise AnswersError("empty file: hand in the filled, saved sheet")
     if b"%PDF-" not in data[:1024]:
         raise AnswersError("not a PDF file")
-    fields, in_info = _form_of(data)
+    fields, in_info, by_bpquiz = _form_of(data)
 
     variant = _text(fields.pop(VARIANT_FIELD, None))
     if variant and in_info and variant.upper() != in_info.upper():
@@ -100,6 +111,11 @@ def parse_pdf_answers(data: bytes, source: str) -> AnswerSheet:
         # Buttons and signature fields a viewer may add are not answers; text fields all are.
         if field.get("/FT") == "/Tx"
     }
+    if not variant and by_bpquiz:
+        raise NotHandedIn(
+            "a document bpquiz wrote (a worked solution, a class file, a feedback sheet or a "
+            "sheet without answer fields), not a student's filled sheet: not graded"
+        )
     if not variant:
         raise AnswersError(
             "no bpquiz answer fields: not a fillable bpquiz sheet (those come from "
@@ -132,9 +148,9 @@ def check_fields(sheet: AnswerSheet, asked: Sequence[str]) -> None:
         )
 
 
-def _form_of(data: bytes) -> tuple[dict[str, dict[str, str]], str]:
-    """The form fields by name (each its /FT and /V as text) and the variant code in the document
-    information ("" when none), or AnswersError. Everything is turned into plain text within the
+def _form_of(data: bytes) -> tuple[dict[str, dict[str, str]], str, bool]:
+    """The form fields by name (each its /FT and /V as text), the variant code in the document
+    information ("" when none) and whether bpquiz wrote the file, or AnswersError. Everything is turned into plain text within the
     budget: nothing that points back into the reader leaves this function."""
     from pypdf.errors import LimitReachedError
 
@@ -161,7 +177,8 @@ def _form_of(data: bytes) -> tuple[dict[str, dict[str, str]], str]:
                 )
             info = reader.metadata
             variant = info.get(VARIANT_INFO) if info else None
-            return plain, variant.strip() if isinstance(variant, str) else ""
+            by_bpquiz = bool(info) and info.get("/Creator") == CREATOR
+            return plain, variant.strip() if isinstance(variant, str) else "", by_bpquiz
     except AnswersError:
         raise
     except pdf_budget.OverBudget as exc:

@@ -20,6 +20,12 @@ class AnswersError(BpquizError):
     """An answers file that can't be graded at all; the message says what to fix."""
 
 
+class NotHandedIn(AnswersError):
+    """A file among the answers that no student handed in: a document bpquiz wrote (a worked
+    solution, a class file, a feedback sheet, the class list). Reported as a note, not an error:
+    grading the exam's own folder, where students' files may sit beside these, is common."""
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who an LMS says handed an attempt in (it signed them in): what it knows of them."""

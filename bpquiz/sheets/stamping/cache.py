@@ -53,7 +53,7 @@ from bpquiz.sheets.stamping.fonts import Face, Fonts, Glyphs
 from bpquiz.sheets.stamping.layout import DRAWING_FACES, Drawing, Place, Skeleton, SkeletonSpec
 from bpquiz.sheets.templates import MAX_FILE_BYTES, folder_files
 
-FORMAT = 9
+FORMAT = 10
 """Bump when the entry format or the way skeletons are made changes."""
 MARK = "bpquiz-skeleton"
 """The file that marks a folder as an entry of this cache (pruning removes nothing else)."""

@@ -23,6 +23,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import IO
 
+from bpquiz.forms import CREATOR
 from bpquiz.sheets.stamping.assemble import (
     LEVEL,
     PageCut,
@@ -364,7 +365,7 @@ class ClassWriter:
             for k, local in enumerate(kit.arrays)
         )
         put(kit.parent_tree, b"<< /Nums [%s] >>" % nums)
-        put(kit.info, info_body((), title))
+        put(kit.info, info_body((("/Creator", CREATOR),), title))
         if kit.metadata is not None:
             number, xml = kit.metadata
             put(number, metadata_body(xml, title))
