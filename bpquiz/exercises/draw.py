@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bpquiz.errors import OptionError
-from bpquiz.exercises.presets import DEFAULT_PRESET, PRESETS, Settings
+from bpquiz.exercises.presets import DEFAULT_PRESET, PRESETS, Settings, checked_points
 from bpquiz.maths.functions import ACTIVATIONS, LOSSES
 from bpquiz.maths.ids import KINDS
 from bpquiz.maths.mistakes import CATALOGUE
@@ -38,6 +37,14 @@ LEARNING_RATES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
 MIN_GRADIENT_UNITS = 2
 MIN_GRADIENT = 2e-4
 MISTAKE_ATTEMPTS = 100
+FIELD_OPTIONS = {
+    "layers": "--layers",
+    "activations": "--activation",
+    "loss": "--loss",
+    "learning_rate": "--lr",
+    "bias": "--bias",
+}
+"""The option that sets each field of a drawn spec, to name it when a combination can't work."""
 EXAM_STREAM = 0xE7A3
 """Seeds, with the exam's seed, the draws made once per exam (a batch's size)."""
 
@@ -75,6 +82,11 @@ def customise(
     if activations is not None:
         depth = len(changes.get("layers", s.layers)) - 1
         acts = list(activations)
+        unknown = [name for name in acts if name not in ACTIVATIONS]
+        if unknown:
+            raise OptionError(
+                f"--activation: expected names from {', '.join(ACTIVATIONS)}, got '{unknown[0]}'"
+            )
         changes["activations"] = tuple(acts * depth if len(acts) == 1 else acts)
     if loss is not None:
         changes["loss"] = loss
@@ -107,7 +119,8 @@ def customise(
     try:
         parse_problem(_draw(np.random.default_rng(0), settings).to_dict(), source="these options")
     except SpecError as exc:
-        raise OptionError(str(exc)) from None
+        option = FIELD_OPTIONS.get((exc.field or "").partition("[")[0])
+        raise OptionError(f"{option}: {exc.detail}" if option else str(exc)) from None
     return settings
 
 
@@ -133,18 +146,20 @@ def _override(
             )
         changes["asked"] = tuple(k for k in KINDS if k in asked)
     if points is not None:
-        changes["points"] = _points(points)
+        changes["points"] = _points(points, changes.get("asked", s.asked))
     return replace(s, **changes)
 
 
-def _points(points: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
-    """Points per kind, checked: every kind one a sheet can ask, every number ≥ 0."""
-    for kind, value in points.items():
-        if kind not in KINDS:
-            raise OptionError(f"--points: unknown kind '{kind}' (the kinds: {', '.join(KINDS)})")
-        if not (isinstance(value, int | float) and 0 <= value <= 100 and math.isfinite(value)):
-            raise OptionError(f"--points: {kind} needs a number of points from 0 to 100")
-    return tuple((kind, float(points[kind])) for kind in KINDS if kind in points)
+def _points(points: Mapping[str, float], asked: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """Points per kind, checked (bpquiz.exercises.presets.checked_points), each of a kind asked."""
+    checked = checked_points(points)
+    for kind in checked:
+        if kind not in asked:
+            raise OptionError(
+                f"--points: {kind} is not asked on the sheet (asked: {','.join(asked)}): "
+                f"drop {kind}= from --points, or ask it with --ask"
+            )
+    return tuple((kind, checked[kind]) for kind in KINDS if kind in checked)
 
 
 def _grid(rng: np.random.Generator, low: int, high: int, scale: int, size, avoid_zero=True):
