@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bpquiz.exercises.key import CLASS_LIST_COLUMNS, DEFAULT_KEYS_DIR, KeyIndex, open_keys
+from bpquiz.exercises.presets import checked_points
 from bpquiz.maths.rounding import Rounding
 
 if TYPE_CHECKING:
@@ -247,7 +248,7 @@ def grade(
     from bpquiz.grading.marking import markers
 
     chosen = markers(follow_through, misconception_penalty)
-    keys = open_keys(key, keys_dir).with_points(_checked_points(points or {}))
+    keys = open_keys(key, keys_dir).with_points(checked_points(points or {}))
     report = grade_paths(paths, keys, comparison, chosen, jobs=jobs)
     enrolled = roster_file(roster) if roster else key_roster(keys, report, key is not None)
     if enrolled:
@@ -270,15 +271,3 @@ def export(
 
     outputs = {"moodle": moodle, "qti": qti, "canvas": canvas}
     return export_key(key, {t: p for t, p in outputs.items() if p is not None}, force)
-
-
-def _checked_points(points: Mapping[str, float]) -> dict[str, float]:
-    from bpquiz.errors import OptionError
-    from bpquiz.maths.ids import KINDS
-
-    for kind, value in points.items():
-        if kind not in KINDS:
-            raise OptionError(f"--points: unknown kind '{kind}' (the kinds: {', '.join(KINDS)})")
-        if not 0 <= value <= 100:
-            raise OptionError(f"--points: {kind} needs a number of points from 0 to 100")
-    return dict(points)

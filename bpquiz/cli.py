@@ -86,13 +86,15 @@ def _root(
     """Backpropagation exercises with exact worked solutions, exam sheets and fair marking."""
 
 
-def _int_list(text: str | None) -> list[int] | None:
+def _int_list(text: str | None, option: str) -> list[int] | None:
     if text is None:
         return None
     try:
         return [int(part) for part in text.replace(" ", "").split(",")]
     except ValueError:
-        raise OptionError(f"expected comma-separated numbers like 2,3,2, got '{text}'") from None
+        raise OptionError(
+            f"{option}: expected comma-separated numbers like 2,3,2, got '{text}'"
+        ) from None
 
 
 def _word_list(text: str | None) -> list[str] | None:
@@ -112,6 +114,8 @@ def _points(text: str | None) -> dict[str, float] | None:
     points: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         kind, _, value = part.partition("=")
+        if kind.strip() in points:
+            raise OptionError(f"--points: {kind.strip()} is given twice: give each kind once")
         try:
             points[kind.strip()] = float(value)
         except ValueError:
@@ -270,7 +274,7 @@ def generate(
     else:
         settings = draw.customise(
             preset,
-            layers=_int_list(layers),
+            layers=_int_list(layers, "--layers"),
             activations=_word_list(activation),
             loss=loss,
             learning_rate=lr,

@@ -6,6 +6,7 @@ import copy
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -98,8 +99,13 @@ BAD_SPECS = [
         mutate(["weights", 1], [[0.4, 0.5], [0.45, 0.55]]),
         "field 'weights[1]': expected 3 rows of 2",
     ),
-    (mutate(["weights", 0, 1, 2], "x"), "field 'weights[0][1][2]': expected a finite number"),
-    (mutate(["weights", 0, 1, 2], True), "field 'weights[0][1][2]': expected a finite number"),
+    (mutate(["weights", 0, 1, 2], "x"), "field 'weights[0][1][2]': expected a number of size"),
+    (mutate(["weights", 0, 1, 2], True), "field 'weights[0][1][2]': expected a number of size"),
+    (
+        mutate(["inputs", 0, 0], 1e9),  # finite, but past what an exam's numbers are
+        "field 'inputs[0][0]': expected a number of size at most 1000000, got 1000000000.0",
+    ),
+    (mutate(["inputs", 0, 0], 10**400), "field 'inputs[0][0]': expected a number of size"),
     (mutate(["activations"], ["softmax", "sigmoid"]), "softmax only on the output layer"),
     (mutate(["activations"], ["sigmoid", "swish"]), "field 'activations[1]': expected one of"),
     (mutate(["loss"], "cross_entropy"), "softmax on the output layer for the cross_entropy loss"),
@@ -229,17 +235,43 @@ def test_roster_gives_one_variant_per_student(tmp_path, monkeypatch):
         (["--batch", "20"], "--batch: expected 1 to 8"),
         (["--name", "../evil"], "--name"),
         (["--decimals", "3", "--sigfigs", "3"], "either --decimals or --sigfigs"),
-        (["--layers", "2,x,2"], "expected comma-separated numbers"),
+        (["--layers", "2,x,2"], "--layers: expected comma-separated numbers"),
         (["--layers", "2,3,2,2,2,2,2"], "layers"),
+        # Each message names the option, not a field of the spec drawn from the options.
+        (["--decimals", "0"], "--decimals: rounding digits must be 1 to 10, got 0"),
+        (["--sigfigs", "11"], "--sigfigs: rounding digits must be 1 to 10, got 11"),
+        (["--activation", "swish"], "--activation: expected names from sigmoid, tanh"),
+        (["--activation", "softmax"], "--activation: expected softmax only on the output layer"),
+        (["--activation", "tanh,tanh,tanh"], "--activation: expected one activation name or"),
+        (["--loss", "bce", "--activation", "tanh"], "--activation: expected sigmoid on the"),
+        (["--lr", "20"], "--lr: expected a number greater than 0 (and at most 10), got 20.0"),
+        (["--points", "delta=1,delta=5"], "--points: delta is given twice"),
+        (["--points", "delta=2", "--ask", "z,a"], "--points: delta is not asked on the sheet"),
+        (["--points", "delta=1e-9"], "--points: delta=1e-09 is finer than 0.01"),
+        (["--points", "delta=nan"], "--points: delta needs a number of points from 0 to 100"),
     ],
 )
 def test_bad_generate_options(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["generate", "--seed", "1", *args])
     assert result.exit_code != 0
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
     assert message in result.output
+    assert "these options" not in result.output and "field '" not in result.output
     assert not (tmp_path / "answer_keys").exists()
+
+
+@pytest.mark.parametrize("keys", ["kk", "./kk/", "link"])
+def test_the_templates_never_go_among_the_keys(tmp_path, monkeypatch, keys):
+    """Grading reads every .json file of the keys folder as a key: --out there (by any spelling,
+    or through a link) would break every later `grade --keys`."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kk").mkdir()
+    (tmp_path / "link").symlink_to("kk")
+    args = ["generate", "--seed", "1", "--out", "kk", "--keys-dir", keys, "--format", "html"]
+    line = one_error_line(runner.invoke(app, args))
+    assert f"--out kk and --keys-dir {Path(keys)} are the same folder" in line
+    assert not list((tmp_path / "kk").glob("*.json"))
 
 
 def test_bad_roster(tmp_path, monkeypatch):
@@ -251,6 +283,31 @@ def test_bad_roster(tmp_path, monkeypatch):
     assert "line 3: the id '1' appears twice" in one_error_line(
         runner.invoke(app, ["generate", "--roster", "r.csv"])
     )
+
+
+def test_a_roster_quote_never_closed_is_an_error_not_one_long_name(tmp_path, monkeypatch):
+    """The quote never closed swallowed the rows after it: one student named "Ada Lovelaces2,Alan
+    Turings3,Grace Hopper", exit 0. A line break in a cell is an error naming the line the row
+    starts on, for generate and grade alike (a blank line counted)."""
+    monkeypatch.chdir(tmp_path)
+    roster = tmp_path / "r.csv"
+    roster.write_text('id,name\n\ns1,"Ada Lovelace\ns2,Alan Turing\ns3,Grace Hopper\n')
+    line = one_error_line(runner.invoke(app, ["generate", "--roster", "r.csv"]))
+    assert line == (
+        "Error: r.csv: line 3: the name holds a line break (a quote that is never closed? the "
+        "rows after it would be read as part of this one)"
+    )
+    assert not (tmp_path / "answer_keys").exists()
+    made = runner.invoke(app, ["generate", "--seed", "1", "--format", "html"])
+    assert made.exit_code == 0, made.output
+    [answers] = (tmp_path / "exams" / "classic-1").glob("*-answers.json")
+    graded = runner.invoke(app, ["grade", str(answers), "--roster", "r.csv"])
+    assert "r.csv: line 3: the name holds a line break" in one_error_line(graded)
+    # A cell may hold a comma when quoted, as spreadsheets save it
+    roster.write_text('id,name\ns1,"Lovelace, Ada"\ns2,Alan Turing\n')
+    from bpquiz.exercises.roster import load_roster
+
+    assert [s["name"] for s in load_roster(roster)] == ["Lovelace, Ada", "Alan Turing"]
 
 
 def test_presets_and_version():

@@ -18,7 +18,7 @@ from bpquiz.exercises.draw import (
 )
 from bpquiz.exercises.key import dumps, key_document, quantity_entries
 from bpquiz.maths.ids import KINDS
-from bpquiz.maths.notation import make_notation
+from bpquiz.maths.notation import NOTATION_FOLDER, make_notation
 from bpquiz.maths.rounding import Mode, Rounding
 
 
@@ -240,6 +240,28 @@ def test_a_course_describes_its_notation_in_a_file(tmp_path):
         make_notation("nope", 2, 1)
     with pytest.raises(OptionError, match="textbook notation needs exactly one hidden layer"):
         make_notation("textbook", 3, 1)
+
+
+@pytest.mark.parametrize(
+    "sub", ["{neuron.__class__}", "{0}", "{}", "{i[0]}", "{j!r}", "{layer:>3}", "{neuron", "{x}"]
+)
+def test_a_notation_file_holds_only_plain_placeholders(tmp_path, sub):
+    """str.format reads more than {layer}, {neuron}, {i} and {j}: "{neuron.__class__}" printed
+    <class 'str'> on the sheet. Only the plain names are accepted (and doubled braces)."""
+    document = json.loads((NOTATION_FOLDER / "layered.json").read_text(encoding="utf-8"))
+    document["symbols"]["input"] = {"base": "x", "sub": sub}
+    course = tmp_path / "course.json"
+    course.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(OptionError) as raised:
+        make_notation(str(course), 2, 1)
+    assert str(raised.value) == (
+        f"{course}: field 'symbols.input.sub': expected text with {{layer}}, {{neuron}}, {{i}}, "
+        "{j} only"
+    )
+    document["symbols"]["input"]["sub"] = "{{{neuron}}}"
+    plain = tmp_path / "plain.json"  # another name: notation files are read once per name
+    plain.write_text(json.dumps(document), encoding="utf-8")
+    assert make_notation(str(plain), 2, 1).symbol("a", 0, 2).text() == "x{₂}"
 
 
 def test_answer_templates_name_each_id_with_the_sheets_symbol(tmp_path):

@@ -454,6 +454,28 @@ def test_the_same_code_in_two_keys_asks_for_key(exam, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+def test_one_code_twice_in_a_key_is_refused_when_the_key_is_read(exam, tmp_path):
+    """Two variants of one key with the same code (one in lower case) were exported, then every
+    grade said the code "is in several keys (k.json, k.json)"."""
+    document = template(exam.root / "answer_keys" / "classic-42.json")
+    first = document["variants"][0]
+    document["variants"].append(dict(first, variant=f" {first['variant'].lower()}"))
+    key = write(tmp_path / "k.json", document)
+    reason = (
+        f'{key}: variants[{len(document["variants"]) - 1}].variant: the code "{first["variant"]}" '
+        "is also variants[0]'s: each variant of a key needs its own code"
+    )
+    with pytest.raises(KeyFileError) as raised:
+        load_key(key)
+    assert str(raised.value) == reason
+    exported = runner.invoke(app, ["export", str(key), "--moodle", str(tmp_path / "k.xml")])
+    assert exported.exit_code == 1 and exported.stderr == f"Error: {reason}\n"
+    assert not (tmp_path / "k.xml").exists()
+    answers = write(tmp_path / "s.json", template(exam.written.answers[0]))
+    graded = runner.invoke(app, ["grade", str(answers), "--key", str(key)])
+    assert graded.exit_code == 1 and f"Error: {reason}" in graded.stderr
+
+
 def test_a_broken_key_among_good_ones(exam, tmp_path):
     root = exam.root
     variants = exam.variants

@@ -266,6 +266,67 @@ def test_a_template_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     assert "internal error" not in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("--body-size: 9.5pt;", "--body-size: 0pt;"), "--body-size must be a positive length"),
+        (("--small-size: 8pt;", "--small-size: 8em;"), "--small-size must be a positive length"),
+        (("--drawing-width: 680px;", "--drawing-width: 6.8.0px;"), "--drawing-width must be"),
+        (
+            ("--cells-per-row: 3;", "--cells-per-row: many;"),
+            '--cells-per-row must be a positive whole number, got "many"',
+        ),
+        (("--cells-per-row: 3;", "--cells-per-row: 0;"), "--cells-per-row must be a positive"),
+        (("--cells-per-row: 3;", ""), "--cells-per-row is missing from :root"),
+    ],
+)
+def test_the_stylesheets_numbers_python_reads_are_checked_first(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    folder = tmp_path / "t"
+    run("templates", str(folder))
+    css = folder / "bpquiz.css"
+    assert edit[0] in css.read_text()
+    css.write_text(css.read_text().replace(*edit))
+    result = CliRunner().invoke(
+        app,
+        ["generate", "--seed", "1", "--templates", str(folder), "--out", str(tmp_path / "o"),
+         "--keys-dir", str(tmp_path / "k")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {css}: {message}")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "o").exists() and not (tmp_path / "k").exists()  # nothing written
+
+
+def test_weasyprint_failing_on_edited_templates_is_one_line(tmp_path: Path) -> None:
+    """With --box-height deleted, WeasyPrint 70 fails inside a calc() (an AssertionError): one
+    line naming the folder, no key, and a plain rerun works once the stylesheet is fixed."""
+    folder = tmp_path / "my-sheets"
+    run("templates", str(folder))
+    css = folder / "bpquiz.css"
+    original = css.read_text()
+    css.write_text(original.replace("--box-height: 7mm;", ""))
+    args = ["generate", "--seed", "1", "--templates", str(folder), "--out", str(tmp_path / "o"),
+            "--keys-dir", str(tmp_path / "k")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {folder}: the edited templates could not be rendered (AssertionError in "
+        "WeasyPrint); compare them with `bpquiz templates`\n"
+    )
+    assert not list((tmp_path / "k").glob("*.json"))
+    # Left behind: the answer templates, and what was rendered before the failure; all replaced
+    assert {p.name.rsplit("-", 1)[1] for p in (tmp_path / "o").iterdir()} <= {
+        "answers.json",
+        "answers.csv",
+        "solution.pdf",
+    }
+    css.write_text(original)
+    run(*args)
+    assert (tmp_path / "k" / "classic-1.json").exists()
+
+
 def test_relative_templates_folder_renders_pdf(tmp_path: Path, monkeypatch) -> None:
     # The README's own recipe: `bpquiz templates my-sheets`, then `--templates my-sheets`.
     monkeypatch.chdir(tmp_path)
@@ -281,6 +342,20 @@ def test_a_batch_class_set_renders_in_worker_processes(tmp_path: Path) -> None:
         "--jobs", "2", "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys"),
     )  # fmt: skip
     assert len(list((tmp_path / "out").glob("*-solution.html"))) == 3
+
+
+def test_points_in_hundredths_add_up_as_written(tmp_path: Path) -> None:
+    """Points are whole hundredths, and a sheet's totals are written as such: 6, not
+    6.000000000000001 (5 z at 1, 5 a at 0.13 and 5 δ at 0.07, summed as floats)."""
+    run(
+        "generate", "--seed", "1", "--format", "html", "--ask", "z,a,delta",
+        "--points", "a=0.13,delta=0.07", "--out", str(tmp_path / "o"),
+        "--keys-dir", str(tmp_path / "k"),
+    )  # fmt: skip
+    html = next((tmp_path / "o").glob("*-sheet.html")).read_text()
+    assert "Questions (6 points)" in html
+    for points in re.findall(r"\(([\d.]+) points?\)", html):
+        assert re.fullmatch(r"\d+(\.\d\d?)?", points), points
 
 
 def test_small_nets_pack_their_pages_and_footers_hold_together(tmp_path, monkeypatch):

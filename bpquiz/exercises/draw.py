@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bpquiz.errors import OptionError
-from bpquiz.exercises.presets import DEFAULT_PRESET, PRESETS, Settings
+from bpquiz.exercises.presets import DEFAULT_PRESET, PRESETS, Settings, checked_points
 from bpquiz.maths.functions import ACTIVATIONS, LOSSES
 from bpquiz.maths.ids import KINDS
 from bpquiz.maths.mistakes import CATALOGUE
@@ -40,6 +39,14 @@ MIN_GRADIENT = 2e-4
 DEAD_RELU_FROM = 3
 """A ReLU layer of this many neurons or more has exactly one inactive for every example."""
 MISTAKE_ATTEMPTS = 100
+FIELD_OPTIONS = {
+    "layers": "--layers",
+    "activations": "--activation",
+    "loss": "--loss",
+    "learning_rate": "--lr",
+    "bias": "--bias",
+}
+"""The option that sets each field of a drawn spec, to name it when a combination can't work."""
 EXAM_STREAM = 0xE7A3
 """Seeds, with the exam's seed, the draws made once per exam (a batch's size)."""
 
@@ -77,6 +84,11 @@ def customise(
     if activations is not None:
         depth = len(changes.get("layers", s.layers)) - 1
         acts = list(activations)
+        unknown = [name for name in acts if name not in ACTIVATIONS]
+        if unknown:
+            raise OptionError(
+                f"--activation: expected names from {', '.join(ACTIVATIONS)}, got '{unknown[0]}'"
+            )
         changes["activations"] = tuple(acts * depth if len(acts) == 1 else acts)
     if loss is not None:
         changes["loss"] = loss
@@ -109,7 +121,8 @@ def customise(
     try:
         parse_problem(_draw(np.random.default_rng(0), settings).to_dict(), source="these options")
     except SpecError as exc:
-        raise OptionError(str(exc)) from None
+        option = FIELD_OPTIONS.get((exc.field or "").partition("[")[0])
+        raise OptionError(f"{option}: {exc.detail}" if option else str(exc)) from None
     return settings
 
 
@@ -135,18 +148,20 @@ def _override(
             )
         changes["asked"] = tuple(k for k in KINDS if k in asked)
     if points is not None:
-        changes["points"] = _points(points)
+        changes["points"] = _points(points, changes.get("asked", s.asked))
     return replace(s, **changes)
 
 
-def _points(points: Mapping[str, float]) -> tuple[tuple[str, float], ...]:
-    """Points per kind, checked: every kind one a sheet can ask, every number ≥ 0."""
-    for kind, value in points.items():
-        if kind not in KINDS:
-            raise OptionError(f"--points: unknown kind '{kind}' (the kinds: {', '.join(KINDS)})")
-        if not (isinstance(value, int | float) and 0 <= value <= 100 and math.isfinite(value)):
-            raise OptionError(f"--points: {kind} needs a number of points from 0 to 100")
-    return tuple((kind, float(points[kind])) for kind in KINDS if kind in points)
+def _points(points: Mapping[str, float], asked: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """Points per kind, checked (bpquiz.exercises.presets.checked_points), each of a kind asked."""
+    checked = checked_points(points)
+    for kind in checked:
+        if kind not in asked:
+            raise OptionError(
+                f"--points: {kind} is not asked on the sheet (asked: {','.join(asked)}): "
+                f"drop {kind}= from --points, or ask it with --ask"
+            )
+    return tuple((kind, checked[kind]) for kind in KINDS if kind in checked)
 
 
 def _grid(rng: np.random.Generator, low: int, high: int, scale: int, size, avoid_zero=True):

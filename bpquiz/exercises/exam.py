@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,20 @@ def _check_out_is_a_folder(out_dir: Path) -> None:
             return
 
 
+def _check_out_is_not_the_keys_folder(out_dir: Path, keys_dir: Path) -> None:
+    """Grading reads every .json file of the keys folder as a key, so the answer templates must
+    not go there, under any spelling of its name or through a link."""
+    same = os.path.realpath(out_dir) == os.path.realpath(keys_dir)
+    if not same and out_dir.is_dir() and keys_dir.is_dir():
+        same = os.path.samefile(out_dir, keys_dir)  # e.g. another case on macOS
+    if same:
+        raise ExamError(
+            f"--out {out_dir} and --keys-dir {keys_dir} are the same folder: the answer templates "
+            "would lie among the keys, where grading reads every .json file as a key; give them "
+            "different folders"
+        )
+
+
 def _check_nothing_filled_is_replaced(templates: dict[Path, str]) -> None:
     """A template already there and different may hold a student's answers: never overwrite it."""
     for path, text in templates.items():
@@ -151,6 +166,7 @@ def plan_exam(
             "Use --force to replace it, or --name to write a new exam."
         )
     _check_out_is_a_folder(out_dir)
+    _check_out_is_not_the_keys_folder(out_dir, keys_dir)
     variants = make_variants(settings, seed, count, students, exam=name)
     _check_codes_are_new(variants, keys_dir, key_path)
     templates = {

@@ -269,10 +269,19 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
     if not isinstance(entries, list):
         raise KeyFileError(f"{source}: variants: expected a list")
     variants = []
+    seen: dict[str, int] = {}
     for n, entry in enumerate(entries):
         where = f"{source}: variants[{n}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("variant"), str):
             raise KeyFileError(f"{where}.variant: expected a variant code")
+        code = normalise_code(entry["variant"])
+        if code in seen:  # grading finds a variant by its code alone
+            shown = json.dumps(code, ensure_ascii=False)[:40]
+            raise KeyFileError(
+                f"{where}.variant: the code {shown} is also variants[{seen[code]}]'s: "
+                "each variant of a key needs its own code"
+            )
+        seen[code] = n
         quantities = entry.get("quantities")
         if not isinstance(quantities, list):
             raise KeyFileError(f"{where}.quantities: expected a list")
@@ -285,7 +294,7 @@ def parse_key(document: Any, source: str) -> list[KeyVariant]:
             student = student.get("id")
         variants.append(
             KeyVariant(
-                code=normalise_code(entry["variant"]),
+                code=code,
                 student=str(student) if student not in (None, "") else None,
                 quantities=tuple(
                     _quantity(q, f"{where}.quantities[{i}]") for i, q in enumerate(quantities)

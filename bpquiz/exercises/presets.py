@@ -1,18 +1,44 @@
-"""The kinds of exercise `bpquiz generate` draws, and a teacher's choice of one.
+"""The kinds of exercise `bpquiz generate` draws, and a teacher's choice of one (with its points).
 
 Plain data, without numpy, so that listing the presets and the command line's defaults are quick.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bpquiz.maths.ids import DEFAULT_ASKED, INTERMEDIATE_KINDS
+from bpquiz.errors import OptionError
+from bpquiz.maths.ids import DEFAULT_ASKED, INTERMEDIATE_KINDS, KINDS
 from bpquiz.maths.rounding import Rounding
 
 if TYPE_CHECKING:
     from bpquiz.maths.spec import Problem  # type-only: the spec module needs numpy
+
+
+MAX_POINTS = 100
+POINTS_DECIMALS = 2
+"""Points are whole hundredths: an LMS export scales each box's points by at most 100 to make
+them whole (a Moodle Cloze gap takes whole marks: bpquiz.lms.moodle), and a sheet prints them."""
+
+
+def checked_points(points: Mapping[str, float]) -> dict[str, float]:
+    """Points per kind of quantity (`--points`), checked: kinds a sheet can ask, each from 0 to
+    MAX_POINTS in whole hundredths (OptionError otherwise)."""
+    checked = {}
+    for kind, value in points.items():
+        if kind not in KINDS:
+            raise OptionError(f"--points: unknown kind '{kind}' (the kinds: {', '.join(KINDS)})")
+        if not (isinstance(value, int | float) and 0 <= value <= MAX_POINTS):  # not NaN either
+            raise OptionError(f"--points: {kind} needs a number of points from 0 to {MAX_POINTS}")
+        if round(value, POINTS_DECIMALS) != value:  # exact: 0.07 is the float nearest 0.07
+            raise OptionError(
+                f"--points: {kind}={value:g} is finer than 0.01: give points in whole hundredths "
+                "(an LMS export can't carry finer marks)"
+            )
+        checked[kind] = float(value)
+    return checked
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ email address (Moodle's Responses report)."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from bpquiz.errors import BpquizError
@@ -33,8 +34,8 @@ def load_roster(path: Path) -> list[dict[str, str]]:
     if not lines:
         raise RosterError(f"{path}: the roster is empty (expected a header line: id,name)")
     for delimiter in SPREADSHEET_DELIMITERS:  # whichever makes a header with id and name
-        rows = _rows(path, lines, delimiter)
-        header = [cell.strip().lower() for cell in rows[0]]
+        rows = _rows(path, text, delimiter)
+        header = [cell.strip().lower() for cell in rows[0][1]]
         if "id" in header and "name" in header:
             break
     else:
@@ -43,7 +44,7 @@ def load_roster(path: Path) -> list[dict[str, str]]:
     email_col = header.index("email") if "email" in header else None
     students: list[dict[str, str]] = []
     seen: set[str] = set()
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= max(id_col, name_col):
@@ -55,14 +56,19 @@ def load_roster(path: Path) -> list[dict[str, str]]:
         if not sid:
             raise RosterError(f"{path}: line {line}: the id is empty")
         for what, text in (("id", sid), ("name", name), ("email", email)):
+            if "\n" in text or "\r" in text:
+                raise RosterError(
+                    f"{path}: line {line}: the {what} holds a line break (a quote that is never "
+                    "closed? the rows after it would be read as part of this one)"
+                )
             if len(text) > MAX_TEXT:
                 raise RosterError(
                     f"{path}: line {line}: the {what} is longer than {MAX_TEXT} characters"
                 )
             if not text.isprintable():
                 raise RosterError(
-                    f"{path}: line {line}: the {what} holds a control character (a tab or a "
-                    "line break inside a cell?)"
+                    f"{path}: line {line}: the {what} holds a control character (a tab "
+                    "inside a cell?)"
                 )
         if sid in seen:
             raise RosterError(f"{path}: line {line}: the id '{sid}' appears twice")
@@ -78,8 +84,17 @@ def load_roster(path: Path) -> list[dict[str, str]]:
     return students
 
 
-def _rows(path: Path, lines: list[str], delimiter: str) -> list[list[str]]:
+def _rows(path: Path, text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The rows of the CSV text, each with the line it starts on. A quoted cell may hold a line
+    break (so a quote never closed swallows the rows after it): the reader keeps it in the cell,
+    where it is reported, rather than joining the lines silently."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
     try:
-        return list(csv.reader(lines, delimiter=delimiter))
+        for row in reader:
+            rows.append((start, row))
+            start = reader.line_num + 1
     except csv.Error as exc:  # a cell over csv's limit (128 KiB): a quote never closed?
         raise RosterError(f"{path}: not a readable CSV file ({exc})") from None
+    return rows

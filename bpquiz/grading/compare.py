@@ -74,11 +74,11 @@ class Comparison:
 
     def __post_init__(self) -> None:
         if self.model in (Model.SIGFIGS, Model.DECIMALS) and not 1 <= self.digits <= 10:
-            raise OptionError(f"digits must be 1 to 10, got {self.digits}")
+            raise OptionError(f"--{self.model}: digits must be 1 to 10, got {self.digits}")
         if not (math.isfinite(self.atol) and math.isfinite(self.rtol)):
-            raise OptionError("tolerances must be finite numbers")
+            raise OptionError("--atol/--rtol: tolerances must be finite numbers")
         if self.atol < 0 or self.rtol < 0:
-            raise OptionError("tolerances must not be negative")
+            raise OptionError("--atol/--rtol: tolerances must not be negative")
 
     @classmethod
     def from_options(

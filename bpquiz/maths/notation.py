@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -43,6 +44,8 @@ PER_LAYER = ("net_input", "activation", "delta", "weight", "bias")
 KIND_ROLES = {"x": "input", "t": "target", "z": "net_input", "a": "activation", "delta": "delta"}
 KIND_ROLES |= {"b": "bias"}
 WEIGHT_INDICES = ("from_to", "to_from")
+PLACEHOLDERS = ("layer", "neuron", "i", "j")
+"""What a symbol's text may hold in braces: {layer}, {neuron}, {i}, {j}, nothing more."""
 NOTATION_FOLDER = Path(__file__).parent / "notations"
 MAX_NOTATION_BYTES = 64 << 10
 
@@ -188,12 +191,8 @@ def _check(document: Any, source: str) -> None:
             for key, value in option.items():
                 if key not in ("base", "sup", "sub") or not isinstance(value, str):
                     raise bad(f"symbols.{role}.{key}", 'only "base", "sup" and "sub", as text')
-                try:
-                    value.format(layer=1, neuron=1, i=1, j=2)
-                except (KeyError, IndexError, ValueError):
-                    raise bad(
-                        f"symbols.{role}.{key}", "text with {layer}, {neuron}, {i}, {j} only"
-                    ) from None
+                if not _plain_placeholders(value):
+                    raise bad(f"symbols.{role}.{key}", "text with {layer}, {neuron}, {i}, {j} only")
     if document.get("weight_indices", "from_to") not in WEIGHT_INDICES:
         raise bad("weight_indices", " or ".join(WEIGHT_INDICES))
     hidden = document.get("hidden_layers")
@@ -201,6 +200,19 @@ def _check(document: Any, source: str) -> None:
         isinstance(hidden, list) and all(isinstance(h, int) and h >= 1 for h in hidden)
     ):
         raise bad("hidden_layers", "a list of hidden-layer counts it fits, e.g. [1]")
+
+
+def _plain_placeholders(text: str) -> bool:
+    """Whether every {…} in `text` is one of PLACEHOLDERS, as it is: str.format would also read
+    {0}, {neuron.__class__}, {i[0]}, {j!r} or {i:>9}, none of which a symbol needs."""
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError:  # a brace never closed
+        return False
+    return all(
+        name is None or (name in PLACEHOLDERS and not spec and conversion is None)
+        for _, name, spec, conversion in fields
+    )
 
 
 def make_notation(name: str, depth: int, examples: int) -> Notation:

@@ -107,4 +107,4 @@ def rule(decimals: int | None = None, sigfigs: int | None = None) -> Rounding:
             return Rounding(Mode.SIGFIGS, sigfigs)
         return Rounding(Mode.DECIMALS, DEFAULT_DECIMALS if decimals is None else decimals)
     except ValueError as exc:
-        raise OptionError(str(exc)) from None
+        raise OptionError(f"--{'sigfigs' if sigfigs is not None else 'decimals'}: {exc}") from None

@@ -22,6 +22,9 @@ REDUCTIONS = ("mean", "sum")
 MAX_NEURONS = 9
 MAX_LAYERS = 6
 MAX_EXAMPLES = 8
+MAX_GIVEN = 1_000_000
+"""The largest size of a number a spec gives (an input, target, weight or bias): exam numbers are
+a few units; what is computed from them is held to bpquiz.maths.solution.MAX_VALUE."""
 FIELDS = (
     "layers",
     "activations",
@@ -39,6 +42,14 @@ FIELDS = (
 
 class SpecError(BpquizError):
     """A problem description that can't be solved; the message names the field and what was expected."""
+
+    def __init__(self, message: str, field: str | None = None, detail: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        """The field at fault, as 'activations[0]', where the message names one."""
+        self.detail = detail
+        """What is wrong with it, 'expected …, got …', for a caller that names it otherwise (an
+        option that set the field)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,8 +260,8 @@ def _is_number(value: object) -> TypeGuard[int | float]:
     return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
+        and abs(value) <= MAX_GIVEN  # first: math.isfinite(10**400) is an OverflowError
         and math.isfinite(value)
-        and abs(value) < 1e6
     )
 
 
@@ -265,11 +276,12 @@ class _Checker:
 
     def error(self, field: str | None, expected: str, got: object) -> SpecError:
         where = f"field '{field}': " if field else ""
-        return SpecError(f"{self.source}: {where}expected {expected}, got {_short(got)}")
+        detail = f"expected {expected}, got {_short(got)}"
+        return SpecError(f"{self.source}: {where}{detail}", field, detail)
 
     def number(self, field: str, value: object) -> float:
         if not _is_number(value):
-            raise self.error(field, "a finite number", value)
+            raise self.error(field, f"a number of size at most {MAX_GIVEN}", value)
         return float(value)
 
     def vector(self, field: str, value: object, n: int) -> np.ndarray:

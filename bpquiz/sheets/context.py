@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from bpquiz.exercises.draw import Variant
 from bpquiz.exercises.key import quantity_entries
-from bpquiz.exercises.presets import Settings
+from bpquiz.exercises.presets import POINTS_DECIMALS, Settings
 from bpquiz.maths.functions import ACTIVATIONS, number_text
 from bpquiz.maths.ids import bias_id, given_id, weight_id
 from bpquiz.maths.notation import Notation, Symbol, make_notation
@@ -292,8 +292,10 @@ def sheet_context(
 
 
 def _whole(points: float) -> float | int:
-    """Points as a teacher writes them: 42, not 42.0 (but 10.5)."""
-    return int(points) if float(points).is_integer() else points
+    """Points as a teacher writes them: 42, not 42.0 (but 10.5); a sum of hundredths (key
+    points) as one, 0.3, not 0.30000000000000004."""
+    points = float(round(points, POINTS_DECIMALS))
+    return int(points) if points.is_integer() else points
 
 
 def _range_places(rounding: Rounding, value: float) -> int:

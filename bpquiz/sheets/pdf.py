@@ -10,7 +10,8 @@ import io
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from html import escape
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bpquiz.forms import CREATOR, VARIANT_FIELD
+from bpquiz.sheets.templates import RenderError, default_templates
 
 
 def _import_weasyprint() -> None:
@@ -323,17 +325,39 @@ def form_pdfs(document: Document, variant: str, print_copy: bool) -> tuple[bytes
     return write_pdf(document, lambda _doc, pdf: mark_form(variant, pdf)), printed
 
 
+@contextmanager
+def _edited_templates(roots: Sequence[Path]) -> Iterator[None]:
+    """Any failure of WeasyPrint on a teacher's edited templates as a RenderError naming their
+    folder: an edited stylesheet can make WeasyPrint fail in ways its own checks don't catch (a
+    variable deleted that a calc() uses is an AssertionError). On the shipped templates a failure
+    is bpquiz's own, and goes on as it is."""
+    try:
+        yield
+    except RenderError:
+        raise
+    except Exception as exc:
+        folder = roots[0]
+        if folder.resolve() == default_templates().resolve():
+            raise
+        raise RenderError(
+            f"{folder}: the edited templates could not be rendered ({type(exc).__name__} in "
+            "WeasyPrint); compare them with `bpquiz templates`"
+        ) from exc
+
+
 def html_to_pdf(html: str, roots: Sequence[Path]) -> tuple[bytes, int]:
     """The PDF of one document and its number of pages."""
-    document = render_document(html, roots)
-    return write_pdf(document), len(document.pages)
+    with _edited_templates(roots):
+        document = render_document(html, roots)
+        return write_pdf(document), len(document.pages)
 
 
 def html_to_fillable_pdf(html: str, roots: Sequence[Path], variant: str) -> tuple[bytes, int]:
     """A fillable PDF form (every <input> a field) and its page count."""
-    document = render_document(html, roots, forms=True)
-    data, _ = form_pdfs(document, variant, False)
-    return data, len(document.pages)
+    with _edited_templates(roots):
+        document = render_document(html, roots, forms=True)
+        data, _ = form_pdfs(document, variant, False)
+        return data, len(document.pages)
 
 
 def join_pdfs(files: Sequence[Path], duplex: bool = False) -> bytes:

@@ -124,6 +124,7 @@ def check_templates(custom: Path | None) -> None:
     for name in TEMPLATE_FILES:
         if (custom / name).exists():
             _read_template(custom / name)  # a template the folder lacks comes from the defaults
+    layout(custom)  # the stylesheet's numbers Python reads
 
 
 def _read_template(path: Path) -> str:
@@ -230,7 +231,7 @@ class Layout:
 
 _ROOT = re.compile(r":root\s*\{([^}]*)\}")
 _VARIABLE = re.compile(r"(--[\w-]+)\s*:\s*([^;]+);")
-_LENGTH = re.compile(r"([\d.]+)\s*(px|pt|mm|cm|in)?")
+_LENGTH = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(px|pt|mm|cm|in)?")
 _PX = {"px": 1.0, "pt": 4 / 3, "mm": 96 / 25.4, "cm": 96 / 2.54, "in": 96.0, None: 1.0}
 
 
@@ -241,36 +242,60 @@ def _variables(stylesheet: str) -> dict[str, str]:
     return found
 
 
-def _length(value: str) -> tuple[float, str | None]:
-    match = _LENGTH.fullmatch(value.strip())
-    if not match:
-        raise RenderError(f"{STYLESHEET}: expected a length like 9.5pt, got {value[:30]!r}")
-    return float(match[1]), match[2]
+class _Variables:
+    """The stylesheet's variables that Python reads, each checked (RenderError naming the file
+    and the variable): present, of the right type, and positive."""
 
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values = _variables(_read_template(path))
 
-def _px(value: str) -> float:
-    number, unit = _length(value)
-    return number * _PX[unit]
+    def _value(self, name: str) -> str:
+        if name not in self.values:
+            raise RenderError(
+                f"{self.path}: {name} is missing from :root (bpquiz reads it to lay out the "
+                "sheets); compare the file with `bpquiz templates`"
+            )
+        return self.values[name]
 
+    def whole(self, name: str) -> int:
+        value = self._value(name)
+        if not (value.isascii() and value.isdigit() and int(value) > 0):
+            raise RenderError(
+                f'{self.path}: {name} must be a positive whole number, got "{value[:30]}"'
+            )
+        return int(value)
 
-def _ratio(small: str, large: str) -> float:
-    (a, unit_a), (b, unit_b) = _length(small), _length(large)
-    return a / b if unit_a == unit_b else a * _PX[unit_a] / (b * _PX[unit_b])
+    def length(self, name: str) -> tuple[float, str | None]:
+        """A length as its number and unit."""
+        value = self._value(name)
+        match = _LENGTH.fullmatch(value)
+        if not match or float(match[1]) <= 0:
+            raise RenderError(
+                f"{self.path}: {name} must be a positive length like 9.5pt (px, pt, mm, cm or "
+                f'in), got "{value[:30]}"'
+            )
+        return float(match[1]), match[2]
+
+    def px(self, name: str) -> float:
+        number, unit = self.length(name)
+        return number * _PX[unit]
+
+    def ratio(self, small: str, large: str) -> float:
+        (a, unit_a), (b, unit_b) = self.length(small), self.length(large)
+        return a / b if unit_a == unit_b else a * _PX[unit_a] / (b * _PX[unit_b])
 
 
 @cache
 def layout(custom: Path | None) -> Layout:
-    """The layout's numbers: the defaults' stylesheet, overridden by an edited one's variables."""
-    variables: dict[str, str] = {}
-    for root in reversed(template_roots(custom)):
-        path = root / STYLESHEET
-        if path.exists():
-            variables.update(_variables(_read_template(path)))
-    try:
-        return Layout(
-            cells_per_row=max(1, int(variables["--cells-per-row"])),
-            drawing_width=_px(variables["--drawing-width"]),
-            note_size=_ratio(variables["--small-size"], variables["--body-size"]),
-        )
-    except (KeyError, ValueError) as exc:
-        raise RenderError(f"{STYLESHEET}: the variable {exc} is missing or not a number") from None
+    """The layout's numbers, from the stylesheet the sheets use: an edited one (which replaces
+    the defaults' whole) or the defaults'."""
+    edited = custom / STYLESHEET if custom is not None else None
+    css = _Variables(
+        edited if edited is not None and edited.exists() else default_templates() / STYLESHEET
+    )
+    return Layout(
+        cells_per_row=css.whole("--cells-per-row"),
+        drawing_width=css.px("--drawing-width"),
+        note_size=css.ratio("--small-size", "--body-size"),
+    )
