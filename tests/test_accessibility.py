@@ -3,7 +3,7 @@ real browser: Debian's Chromium driven by Playwright for Python (tests/browser_h
 browser download, `executable_path`), with axe-core as axe-playwright-python ships it.
 
 Checked: `--format html` problem sheets (fillable too, and a mini-batch's, whose tables have row
-headers) and worked solutions, a feedback sheet and the class summary.
+headers; and on a phone's screen) and worked solutions, a feedback sheet and the class summary.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ def browser() -> Iterator[Any]:
     yield from chromium()
 
 
-def violations(browser: Any, html: Path) -> list[str]:
-    """axe-core's violations of RULES in the page, one line each (rule, impact, where)."""
+def violations(browser: Any, html: Path, width: int | None = None) -> list[str]:
+    """axe-core's violations of RULES in the page, one line each (rule, impact, where); in a
+    window `width` px wide if given."""
     from axe_playwright_python.sync_playwright import Axe
 
-    page = browser.new_page()
+    page = browser.new_page(**({"viewport": {"width": width, "height": 800}} if width else {}))
     try:
         page.goto(html.resolve().as_uri())
         found = Axe().run(page, options={"runOnly": {"type": "tag", "values": RULES}})
@@ -64,6 +65,12 @@ def test_html_sheets_pass_axe(browser, options, tmp_path) -> None:
     assert len(pages) == 2
     for html in pages:
         assert violations(browser, html) == [], html.name
+
+
+def test_an_html_sheet_on_a_phone_passes_axe(browser, tmp_path) -> None:
+    """On a narrow screen the answer boxes are laid out one to a line (not as a table)."""
+    for html in generate(tmp_path, "--preset", "softmax"):
+        assert violations(browser, html, width=400) == [], html.name
 
 
 def test_feedback_and_summary_pass_axe(browser, tmp_path) -> None:

@@ -287,4 +287,4 @@ def test_answer_templates_name_each_id_with_the_sheets_symbol(tmp_path):
     assert header.startswith("student,variant,z1_1 (a⁽¹⁾₁),")
     assert read_table(exam.table).columns[:2] == ("z1_1", "z1_2")
     html = (tmp_path / "out" / f"{exam.variants[0].code}-sheet.html").read_text(encoding="utf-8")
-    assert 'h₁<span class="qid"> [a1_1]</span> =' in html
+    assert 'h₁ =<span class="qid"> [a1_1]</span>' in html

@@ -15,10 +15,10 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from bpquiz.cli import app
-from bpquiz.exercises.draw import customise, make_variants
+from bpquiz.exercises.draw import PRESETS, customise, make_variants
 from bpquiz.maths.functions import number_text
 from bpquiz.maths.rounding import Mode, Rounding
-from bpquiz.sheets.context import render_html
+from bpquiz.sheets.context import render_html, sheet_context
 from bpquiz.sheets.options import SheetOptions
 from bpquiz.sheets.templates import template_roots
 
@@ -399,3 +399,37 @@ def test_a_name_no_font_can_print_is_named(tmp_path: Path) -> None:
     assert "U+13000 EGYPTIAN HIEROGLYPH A001) in the title" in warnings[0]
     assert "U+10000 LINEAR B SYLLABLE B008 A) in the name of student s2" in warnings[1]
     assert "fonts-noto-cjk" in warnings[1]
+
+
+def drawing_layout(svg: str) -> str:
+    """A drawing with every number in its texts written as # and its alternative text left out:
+    what the variants of a class set must share."""
+    svg = re.sub(r' aria-label="[^"]*"', "", svg)
+    return re.sub(r">[^<]+<", lambda m: re.sub(r"−?\d+(?:\.\d+)?", "#", m.group(0)), svg)
+
+
+WEIGHT_LABEL = re.compile(r'<text [^>]*fill="#1f4e8c"[^>]*>([^<]*)</text>')
+
+
+@pytest.mark.parametrize(
+    ("settings", "notation"),
+    [(customise(preset), "layered") for preset in sorted(PRESETS)]
+    + [(customise("classic"), "textbook"), (customise("classic", layers=[4, 6, 6, 4]), "layered")],
+    ids=[*sorted(PRESETS), "classic-textbook", "crowded"],
+)
+def test_every_variant_of_a_class_set_gets_the_same_drawing(settings, notation) -> None:
+    """Weights on the edges as numbers, as symbols or not at all is decided by the network, not by
+    one variant's numbers: a class set is fair (in the crowded net no label fits at all)."""
+    options = SheetOptions(notation=notation)
+    variants = make_variants(settings, 3, 8)
+    layouts = {drawing_layout(sheet_context(v, settings, options)["diagram"]) for v in variants}
+    assert len(layouts) == 1
+
+
+def test_the_reviewed_class_set_shows_every_weight_on_its_edge() -> None:
+    """softmax, seed 3: K6MRJ's drawing showed symbols on its edges (its own shorter numbers,
+    placed first, had left one weight no room), NDXHR's the numbers."""
+    settings = customise("softmax")
+    for variant in make_variants(settings, 3, 2, exam="softmax-3"):
+        labels = WEIGHT_LABEL.findall(sheet_context(variant, settings, SheetOptions())["diagram"])
+        assert len(labels) == 15 and all(re.fullmatch(r"−?\d\.?\d*", t) for t in labels), labels

@@ -368,6 +368,32 @@ def test_a_name_that_needs_shaping_is_rendered_whole(tmp_path: Path) -> None:
         assert variant.student["name"].split()[0][:2] in text
 
 
+def test_a_sheet_rendered_whole_draws_the_weights_as_the_stamped_ones(tmp_path: Path) -> None:
+    """softmax, seed 3: the first variant's drawing, laid out by its own numbers' widths, once had
+    no room for one weight's number, so rendered whole (here for a name that needs shaping) it
+    showed symbols on every edge, while its stamped classmate showed the numbers."""
+    from bpquiz.maths.functions import number_text
+    from bpquiz.maths.ids import weight_id
+
+    settings = customise("softmax")
+    students = [{"id": "s1", "name": "سارة أحمد"}, {"id": "s2", "name": "Ben Ng"}]
+    variants = make_variants(settings, 3, 2, students=students, exam="softmax-3")
+    stamped = stamped_documents(variants, settings, SheetOptions(), jobs=2)
+    assert stamped.rendered_whole == 2  # the first student's sheet and solution
+    for rendered, variant in zip(stamped.documents[::2], variants, strict=True):
+        found = Counter(words(rendered.data, tmp_path, f"{variant.code}.pdf"))
+        assert not [w for w in found if re.fullmatch(r"W⁽\d⁾..", w)], variant.code
+        p, givens = variant.problem, variant.solution.givens()
+        weights = [
+            number_text(givens[weight_id("w", l, i, j)])
+            for l in range(1, p.depth + 1)
+            for i in range(1, p.layers[l - 1] + 1)
+            for j in range(1, p.layers[l] + 1)
+        ]
+        for weight, times in Counter(weights).items():  # in its table and on its edge
+            assert found[weight] >= 2 * times, (variant.code, weight)
+
+
 def test_a_name_too_long_for_its_field_is_rendered_whole(tmp_path: Path) -> None:
     """A name wider than its field would run past the line; rendered whole, it wraps."""
     long = "Dr. Maximilian Alexander von Hohenzollern-Sigmaringen-Hechingen"

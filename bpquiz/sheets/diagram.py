@@ -4,6 +4,13 @@ Weight labels are placed greedily along their edges, each at the first position 
 nothing already drawn. When every weight's number fits, the numbers are written on the edges; when
 only short symbols fit, the symbols are; otherwise the edges stay bare and the sheet's weight tables
 carry the numbers. A label never overlaps another label, a neuron or a text beside a neuron.
+
+Every text with numbers is sized by its widest form (`room`), never by its own digits, so the
+layout, and with it which of those three the drawing shows, follows from the network's shape alone:
+every variant of a class set gets the same drawing, on paper and on screen, stamped or rendered
+whole. (Sized by their own digits, one variant's shorter numbers once took spots that another
+weight then lacked, and that student read the weights from the tables while the others read them
+on the edges.)
 """
 
 from __future__ import annotations
@@ -64,8 +71,8 @@ STYLE.update(
 
 
 def room(text: str) -> int:
-    """A text's length in a drawing made once for every variant: its widest form (`room_for`),
-    so that every variant's numbers fit the same drawing."""
+    """A text's length in the drawing: its widest form (`room_for`), so that every variant's
+    numbers fit the same drawing."""
     return len(room_for(text, "number"))
 
 
@@ -137,10 +144,9 @@ def network_svg(
     """The SVG of the network, at most `page_width` CSS px wide where it can be;
     `annotations[(layer, neuron)]` are lines written under a neuron.
 
-    Laid out once for every variant (`texts.laid_out_once`), the texts with numbers go to `texts`
-    instead of into the SVG, and every size is taken from `room`, so that the drawing is the same
-    for every variant."""
-    length: Callable[[str], int] = room if texts.laid_out_once else len
+    Every size is taken from `room`, so that the drawing is the same for every variant; laid out
+    once for every variant (`texts.laid_out_once`), the texts with numbers go to `texts` instead of
+    into the SVG."""
     drawn: list[SvgText] = []
     """The texts with numbers, when they are handed over instead of written."""
 
@@ -171,7 +177,7 @@ def network_svg(
         + ARROW
         + 6
         + (
-            max(length(number_text(givens[given_id("x", i, 1, False)])) for i in range(1, n[0] + 1))
+            max(room(number_text(givens[given_id("x", i, 1, False)])) for i in range(1, n[0] + 1))
             * CHAR
             if single
             else 0
@@ -182,7 +188,7 @@ def network_svg(
         + (f" = {number_text(givens[given_id('t', k, 1, False)])}" if single else "")
         for k in range(1, n[depth] + 1)
     ]
-    right = RADIUS + ARROW + 8 + max(length(t) for t in target_texts) * CHAR
+    right = RADIUS + ARROW + 8 + max(room(t) for t in target_texts) * CHAR
     left = max(left, 40.0)
     gap = min(WIDE_GAP, max(COLUMN_GAP, (page_width - left - right) / depth))
     width = left + right + depth * gap
@@ -197,7 +203,7 @@ def network_svg(
 
     def put_text(x: float, y: float, text: str, css: str, anchor: str = "middle") -> None:
         words.append(variable(x, y, text, css, anchor))
-        obstacles.append(_text_box(x, y, text, anchor, length))
+        obstacles.append(_text_box(x, y, text, anchor, room))
 
     # Layer titles.
     for l in range(depth + 1):
@@ -224,7 +230,7 @@ def network_svg(
             if lines:
                 # A white ground keeps the edges that pass behind these lines from striking them.
                 first = y + RADIUS + 4
-                widest = max(length(line) for line in lines) * CHAR * 0.9 + 4
+                widest = max(room(line) for line in lines) * CHAR * 0.9 + 4
                 shapes.append(
                     f'<rect x="{x - widest / 2:.1f}" y="{first:.1f}" width="{widest:.1f}" '
                     f'height="{len(lines) * LINE:.1f}" {STYLE["note-ground"]}/>'
@@ -269,7 +275,7 @@ def network_svg(
                     (x1, y1, x2, y2, number_text(weight), _plain(notation.weight(l, i, j)))
                 )
     placed = len(drawn)
-    labels = _place_labels(edges, obstacles, False, variable, length)
+    labels = _place_labels(edges, obstacles, False, variable, room)
     values_on_edges = labels is not None
     if labels is None:
         del drawn[placed:]  # the values that found a place before one did not
