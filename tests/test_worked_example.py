@@ -197,7 +197,10 @@ def _calculator(line: str) -> Fraction:
 
 def _calculator_rounds(value: Fraction, rounding: Rounding) -> str:
     """`value` rounded half away from zero as the sheet's rule says, written as a sheet does:
-    independently of bpquiz's own rounding (Decimal's ROUND_HALF_UP)."""
+    independently of bpquiz's own rounding (Decimal's ROUND_HALF_UP). A zero (a ReLU's output for
+    z < 0) has no significant figures: it is written 0."""
+    if value == 0 and rounding.mode is Mode.SIGFIGS:
+        return "0"
     with localcontext() as context:
         context.prec = 120
         number = Decimal(value.numerator) / Decimal(value.denominator)

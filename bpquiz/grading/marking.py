@@ -41,6 +41,9 @@ class FollowThrough(StrEnum):
 CARRIED = (Status.WRONG, Status.FOLLOW_THROUGH)
 """An earlier answer in one of these states differs from the key, so later steps may carry it."""
 UPDATES = ("w_new", "b_new")
+FLOAT_PRECISION = 1e-12
+"""The relative error a recomputed value may carry from floating point (a few operations, each
+2.2e-16): below any rounding rule's allowance for an exam-sized number (10 decimals: 6e-11)."""
 ARITHMETIC = (ArithmeticError, ValueError)
 """What the maths may raise on a student's wild numbers (a division by a zero they wrote, a log of
 a negative output): then there is nothing to carry forward, and the item stays as marked."""
@@ -124,9 +127,15 @@ def tolerance(context: Context, qid: str, value: float) -> float:
     """How far an answer may sit from `value`, a value other than the key's for this quantity.
 
     The key's own tolerance, or, when `value` is larger (significant figures round it coarser),
-    the rounding rule's allowance for `value`.
+    the rounding rule's allowance for `value`; never less than what floating point can tell
+    apart at `value` (a student carrying 1e300 forward: the recomputed sum is off in its 17th
+    figure, far beyond any decimal place a sheet asks for).
     """
-    return max(_key_tolerance(context, qid), context.rule.allowance(value))
+    return max(
+        _key_tolerance(context, qid),
+        context.rule.allowance(value),
+        FLOAT_PRECISION * abs(value),
+    )
 
 
 def _baseline(solution: Solution, qid: str, env: dict[str, float]) -> float:
