@@ -15,11 +15,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from bpquiz import __version__
 from bpquiz.errors import BpquizError, BpquizWarning, OptionError
@@ -32,8 +32,20 @@ out = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
+UsageError: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+"""Click's usage error (typer.BadParameter's base), found through typer's public API: typer
+0.12-0.25 use click, later ones a copy of it inside typer."""
+
+
 class BpquizCommand(TyperCommand):
-    """A command whose BpquizErrors become one line on stderr and an exit code."""
+    """A command whose errors are one line on stderr and an exit code: BpquizErrors 1, wrong usage
+    (an unknown option, a bad option value) 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            _wrong_usage(exc)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -42,11 +54,31 @@ class BpquizCommand(TyperCommand):
                 warnings.showwarning = _one_line(warnings.showwarning)
                 return super().invoke(ctx)
         except OptionError as exc:
-            raise typer.BadParameter(str(exc), ctx=ctx) from None
+            _wrong_usage(typer.BadParameter(str(exc), ctx=ctx))
+        except UsageError as exc:
+            _wrong_usage(exc)
         except BpquizError as exc:
             # A message may name a file a student named: no control character reaches the terminal.
             err.print(f"Error: {printable(str(exc))}", markup=False)
             raise typer.Exit(code=1) from None
+
+
+class BpquizGroup(TyperGroup):
+    """The command group: an unknown command is one line too."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            _wrong_usage(exc)
+
+
+def _wrong_usage(exc: Any) -> NoReturn:
+    """Click's usage error as one line naming where help is, instead of its usage block."""
+    ctx = exc.ctx
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    err.print(f"Error: {printable(exc.format_message())}{where}", markup=False)
+    raise typer.Exit(code=exc.exit_code)
 
 
 def _one_line(show: Callable[..., None]) -> Callable[..., None]:
@@ -62,6 +94,7 @@ def _one_line(show: Callable[..., None]) -> Callable[..., None]:
 
 
 app = typer.Typer(
+    cls=BpquizGroup,
     help="Backpropagation exercises with exact worked solutions, exam sheets and fair marking.",
     no_args_is_help=True,
     add_completion=False,

@@ -343,6 +343,28 @@ def test_python_dash_m_runs():
     assert out.returncode == 0 and out.stdout.startswith("bpquiz")
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "--decimals", "0"], "--decimals: rounding digits must be 1 to 10, got 0"),
+        (["generate", "--bogus"], "No such option: --bogus"),
+        (["grade"], "Missing argument 'paths'"),
+        (["nosuch"], "No such command 'nosuch'"),
+        (["grade", "x.json", "--gradebook", "foo"], "--gradebook: expected bpquiz, moodle, canvas"),
+    ],
+)
+def test_wrong_usage_is_one_line_naming_the_help(args, message):
+    """Wrong usage, as any other error, is one line (click's own is four: usage, a hint, a blank
+    line and the error), with exit code 2; run as a user runs it, in a process of its own."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bpquiz", *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("Error: ") and message in line, line
+    assert line.endswith("--help`)") and "Traceback" not in done.stderr
+
+
 def test_outputs_get_ordinary_file_permissions(tmp_path):
     import os
     import stat
