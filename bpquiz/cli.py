@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 from bpquiz import __version__
@@ -28,8 +29,10 @@ from bpquiz.exercises.presets import DEFAULT_PRESET
 from bpquiz.files import printable
 
 # No emoji codes: a student's ":x:" is text, not a picture (students' text reaches both consoles).
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+# No markup either: texts hold paths and names ("[/x]" would be a markup error), styles are set
+# with rich Text where wanted.
+out = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, markup=False)
 
 
 UsageError: type[Any] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
@@ -376,8 +379,8 @@ def generate(
                 f"Practice pages:    {sheets.practice[0].parent}/ (CODE-practice.html, {count} "
                 f"file{'s' * (count != 1)}; they contain the answers: never for assessment)"
             )
-        for warning in sheets.warnings:
-            err.print(f"warning: {warning}")
+        for warning in sheets.warnings:  # may quote a roster name: never markup
+            err.print(f"Warning: {printable(warning)}", markup=False)
     if exam.students:
         out.print(f"Students:          {exam.students} (id, name, variant and files)")
 
@@ -436,12 +439,17 @@ def solve(
         return
     problem = solved.solution.problem
     out.print(
-        f"[bold]{spec}[/bold]: layers {'-'.join(map(str, problem.layers))}, "
-        f"{', '.join(problem.activations)}, loss {problem.loss}, η = {problem.learning_rate:g}; "
-        f"answers to {rounding.describe()}"
+        Text(str(spec), style="bold"),
+        Text(
+            f": layers {'-'.join(map(str, problem.layers))}, "
+            f"{', '.join(problem.activations)}, loss {problem.loss}, "
+            f"η = {problem.learning_rate:g}; answers to {rounding.describe()}"
+        ),
+        sep="",
     )
     for title, steps in sections:
-        out.print(f"\n[bold underline]{title}[/bold underline]")
+        out.print()
+        out.print(Text(title, style="bold underline"))
         for step in steps:
             note = f" {step.note}" if step.note else ""
             out.print(f"  {step.equation} {step.working}{note}   ({step.id})", markup=False)

@@ -365,6 +365,23 @@ def test_wrong_usage_is_one_line_naming_the_help(args, message):
     assert line.endswith("--help`)") and "Traceback" not in done.stderr
 
 
+def test_paths_that_look_like_markup_are_printed_as_they_are(tmp_path, monkeypatch):
+    """A folder named "[/x]" (rich markup for closing a tag) is a path like any other."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "[/x]").mkdir(parents=True)  # folder "[" holding "x]"
+    spec = tmp_path / "[/x]" / "[bold]spec.json"
+    spec.write_text(json.dumps(GOOD))
+    solved = runner.invoke(app, ["solve", str(spec)])
+    assert solved.exit_code == 0, solved.output
+    assert solved.stdout.startswith(f"{spec}: layers 2-3-2")
+    made = runner.invoke(
+        app, ["generate", "--seed", "2", "--format", "html", "--fillable", "--out", "[/x]/out"]
+    )
+    assert made.exit_code == 0, made.output
+    assert "Answer templates:  [/x]/out/" in made.stdout
+    assert made.stderr.startswith("Warning: --fillable shapes PDF sheets only")
+
+
 def test_outputs_get_ordinary_file_permissions(tmp_path):
     import os
     import stat

@@ -277,7 +277,7 @@ def contents(folder: Path) -> dict[str, bytes]:
         ("--summary", "subs/alice.pdf", "subs/, which is being graded"),
         ("--summary", "subs/../subs/report.pdf", "subs/, which is being graded"),
         ("--summary", "link-to-subs/report.pdf", "subs/, which is being graded"),
-        ("--csv", "alias.csv", "is being graded"),  # a link to a submitted spreadsheet
+        ("--csv", "alias.csv", "is read by this run"),  # a link to a submitted spreadsheet
         ("--feedback", "subs", "subs/ is being graded"),
         ("--feedback", "link-to-subs", "is being graded"),
     ],
@@ -303,7 +303,7 @@ def test_a_feedback_sheet_never_replaces_a_submission_of_the_same_name(exam, sub
     alice.write_text(json.dumps({**doc, "student": "carol"}))
     result = grade_cli(exam, alice, named, "--feedback", named.parent)
     assert result.exit_code == 2
-    assert "carol-feedback.pdf is being graded" in " ".join(result.output.split())
+    assert "carol-feedback.pdf is read by this run" in " ".join(result.output.split())
     assert named.read_bytes() == b"%PDF-1.7 a student's own sheet"
 
 

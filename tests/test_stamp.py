@@ -610,7 +610,7 @@ def test_a_class_file_joined_around_a_document_rendered_whole_is_tagged(tmp_path
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     reason = "'Zoe\u0308 Smith' needs text shaping"
-    assert f"warning: 2 documents rendered whole, not stamped: {reason}" in result.stderr
+    assert f"Warning: 2 documents rendered whole, not stamped: {reason}" in result.stderr
     for name in ("mid-sheets.pdf", "mid-solutions.pdf"):
         data = (tmp_path / "out" / name).read_bytes()
         assert check_tagged(data) == [], name

@@ -77,7 +77,10 @@ def check_output(path: Path, inputs: Inputs, option: str) -> None:
             f"{path} is in {where}/, which is being graded (it would replace a submission, or be "
             f"read as one next time): write {option} elsewhere"
         )
-    raise OptionError(f"{path} is being graded: {option} would replace it; give a new file name")
+    raise OptionError(
+        f"{path} is read by this run (an answers file, the key or the roster): {option} would "
+        "replace it; give a new file name"
+    )
 
 
 def check_folder(folder: Path, inputs: Inputs, option: str) -> None:

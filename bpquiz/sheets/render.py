@@ -114,6 +114,16 @@ def render_exam(
             )
         files.warnings.extend(f"{note}; joined from the students' files" for note in stamped.notes)
     else:  # HTML takes milliseconds a document, here in this process
+        ignored = [
+            o
+            for o, given in (("--fillable", options.fillable), ("--duplex", request.duplex))
+            if given
+        ]
+        if ignored:
+            files.warnings.append(
+                f"{' and '.join(ignored)} shape{'s' * (len(ignored) == 1)} PDF sheets only: not "
+                "used for HTML (its answer boxes are fields already, and it has no class files)"
+            )
         for variant in variants:
             for document in DOCUMENTS:
                 write(render_document(WholeTask(document, variant, settings, options, fmt)))
