@@ -277,7 +277,7 @@ def contents(folder: Path) -> dict[str, bytes]:
         ("--summary", "subs/alice.pdf", "subs/, which is being graded"),
         ("--summary", "subs/../subs/report.pdf", "subs/, which is being graded"),
         ("--summary", "link-to-subs/report.pdf", "subs/, which is being graded"),
-        ("--csv", "alias.csv", "is read by this run"),  # a link to a submitted spreadsheet
+        ("--csv", "alias.csv", "is being graded"),  # a link to a submitted spreadsheet
         ("--feedback", "subs", "subs/ is being graded"),
         ("--feedback", "link-to-subs", "is being graded"),
     ],

@@ -570,7 +570,7 @@ def test_an_edited_template_that_filters_a_slot_is_rendered_whole(tmp_path: Path
          "--out", str(tmp_path / "out"), "--keys-dir", str(tmp_path / "keys")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
     assert "4 documents rendered whole, not stamped" in line and "TypeError" in line
     code = json.loads(next((tmp_path / "keys").glob("*.json")).read_text())["variants"][0]
     text = " ".join(words((tmp_path / "out" / f"{code['variant']}-sheet.pdf").read_bytes(),
