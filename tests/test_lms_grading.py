@@ -172,21 +172,16 @@ def roster(tmp_path: Path) -> Path:
     return path
 
 
+def grade_right_responses(*args: str):
+    """`bpquiz grade` of the real Moodle report of right answers, with `args`."""
+    return runner.invoke(
+        app, ["grade", str(MOODLE / "responses_right.csv"), "--key", str(KEY), *args]
+    )
+
+
 def test_roster_gradebook_lists_every_student_in_roster_order(roster, tmp_path):
     book = tmp_path / "book.csv"
-    result = runner.invoke(
-        app,
-        [
-            "grade",
-            str(MOODLE / "responses_right.csv"),
-            "--key",
-            str(KEY),
-            "--roster",
-            str(roster),
-            "--csv",
-            str(book),
-        ],
-    )
+    result = grade_right_responses("--roster", str(roster), "--csv", str(book))
     rows = list(csv.DictReader(io.StringIO(book.read_text(encoding="utf-8"))))
     assert [(r["student"], r["name"], r["status"]) for r in rows] == [
         ("s0001@example.com", "Ada Lovelace", "graded"),
@@ -209,21 +204,7 @@ def test_roster_gradebook_lists_every_student_in_roster_order(roster, tmp_path):
 
 def test_moodle_gradebook_for_its_csv_import(roster, tmp_path):
     book = tmp_path / "moodle.csv"
-    runner.invoke(
-        app,
-        [
-            "grade",
-            str(MOODLE / "responses_right.csv"),
-            "--key",
-            str(KEY),
-            "--roster",
-            str(roster),
-            "--csv",
-            str(book),
-            "--gradebook",
-            "moodle",
-        ],
-    )
+    grade_right_responses("--roster", str(roster), "--csv", str(book), "--gradebook", "moodle")
     rows = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
     assert rows[0] == [
         "Student ID",
@@ -241,19 +222,7 @@ def test_moodle_gradebook_for_its_csv_import(roster, tmp_path):
 
 def test_canvas_gradebook_has_the_header_canvas_requires(tmp_path):
     book = tmp_path / "canvas.csv"
-    runner.invoke(
-        app,
-        [
-            "grade",
-            str(MOODLE / "responses_right.csv"),
-            "--key",
-            str(KEY),
-            "--csv",
-            str(book),
-            "--gradebook",
-            "canvas",
-        ],
-    )
+    grade_right_responses("--csv", str(book), "--gradebook", "canvas")
     rows = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "online-12"]
     assert rows[1] == ["Points Possible", "", "", "", "", "50"]
@@ -394,20 +363,13 @@ def test_canvas_report_of_another_quiz_is_one_error(tmp_path):
 
 
 def test_feedback_sheets_and_class_analysis_from_an_lms_report(roster, tmp_path):
-    result = runner.invoke(
-        app,
-        [
-            "grade",
-            str(MOODLE / "responses_right.csv"),
-            "--key",
-            str(KEY),
-            "--roster",
-            str(roster),
-            "--summary",
-            str(tmp_path / "class.html"),
-            "--feedback",
-            str(tmp_path / "feedback"),
-        ],
+    result = grade_right_responses(
+        "--roster",
+        str(roster),
+        "--summary",
+        str(tmp_path / "class.html"),
+        "--feedback",
+        str(tmp_path / "feedback"),
     )
     absent = "Absent Student, Grace Hopper"  # by name, in roster order
     assert f"Class analysis: 6 students, 2 absent ({absent})" in result.stdout

@@ -17,6 +17,7 @@ from bpquiz.exercises.key import KeyVariant, key_document, parse_key
 from bpquiz.grading.items import Item, Result, Status, grade_sheet
 from bpquiz.grading.marking import FollowThrough, markers
 from bpquiz.grading.readers.json_file import parse_answers
+from bpquiz.grading.readers.sheet import AnswerSheet
 from bpquiz.maths.ids import KINDS
 from bpquiz.maths.mistakes import CATALOGUE
 from bpquiz.maths.rounding import Mode, Rounding
@@ -61,15 +62,19 @@ def typed(value: float, rule) -> str:
     return rule.format(value).replace("−", "-") if rule.round(value) == value else repr(value)
 
 
-def mark(key: KeyVariant, values: Mapping[str, float], follow=FollowThrough.FULL) -> Result:
+def answers_sheet(key: KeyVariant, values: Mapping[str, float]) -> AnswerSheet:
+    """`values` typed into the variant's answers file, as a student hands it in."""
     doc = {
         "format": "bpquiz-answers/1",
         "variant": key.code,
         "student": "s1",
         "answers": {q.id: typed(values[q.id], key.rounding) for q in key.asked},
     }
-    sheet = parse_answers(json.dumps(doc).encode(), "s1.json")
-    return grade_sheet(sheet, key, markers=markers(follow))
+    return parse_answers(json.dumps(doc).encode(), "s1.json")
+
+
+def mark(key: KeyVariant, values: Mapping[str, float], follow=FollowThrough.FULL) -> Result:
+    return grade_sheet(answers_sheet(key, values), key, markers=markers(follow))
 
 
 def by_id(result: Result) -> dict[str, Item]:
@@ -469,13 +474,7 @@ def test_a_misconception_costs_its_points_once_by_default(code, kind):
     one deduction; with --misconception-penalty each, one per item."""
     settings, [(variant, key), _] = exam("classic")
     values = with_mistake_everywhere(variant.solution, settings, code, kind)
-    doc = {
-        "format": "bpquiz-answers/1",
-        "variant": key.code,
-        "student": "s1",
-        "answers": {q.id: typed(values[q.id], key.rounding) for q in key.asked},
-    }
-    sheet = parse_answers(json.dumps(doc).encode(), "s1.json")
+    sheet = answers_sheet(key, values)
     once = grade_sheet(sheet, key, markers=markers())
     each = grade_sheet(sheet, key, markers=markers(penalty="each"))
     named_once = [i for i in once.items if i.misconception == code]

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bpquiz.exercises.key import CLASS_LIST_COLUMNS, KeyIndex
+from bpquiz.exercises.key import KeyIndex
 from bpquiz.grading.compare import Comparison
 from bpquiz.grading.items import (
     GradingError,
@@ -242,54 +242,46 @@ def grade_paths(
     # A file graded although something in it was wrong (an unknown answer id) still reports it.
     errors += [GradingError(r.file, p) for r in results for p in r.problems]
     notes = [o for o in outcomes if isinstance(o, GradingNote)]
-    results, blanks = _without_blank_copies(results)
-    notes += blanks
-    return Report(tuple(results), tuple(errors + _handed_in_twice(results)), tuple(notes))
+    results, twice, blanks = _once_per_student(results)
+    return Report(tuple(results), tuple(errors + twice), tuple(notes + blanks))
 
 
 BLANK_COPY = "no answer filled in, and its student is graded from another file: not graded"
 
 
-def _without_blank_copies(results: list[Result]) -> tuple[list[Result], list[GradingNote]]:
-    """The results without a student's files that hold no answer at all when another of their
-    files does (or, all blank, but the first): the blank templates `generate --roster` wrote for
-    them (answers file, fillable sheet, spreadsheet row) beside the one they filled in. Each left
-    out is a note."""
+def _once_per_student(
+    results: list[Result],
+) -> tuple[list[Result], list[GradingError], list[GradingNote]]:
+    """A student graded from several files. Those holding no answer at all beside one that does
+    (or, all blank, all but the first) are the blank templates `generate --roster` wrote for them
+    (answers file, fillable sheet, spreadsheet row): left out, a note each. Several that hold
+    answers each get a gradebook row: an error says so, so that a teacher keeps the one that
+    counts instead of an LMS silently taking either."""
     by_student: dict[str, list[Result]] = {}
     for result in results:
         by_student.setdefault(result.student, []).append(result)
-    dropped: dict[int, str] = {}
-    for theirs in by_student.values():
+    blank: set[int] = set()
+    errors = []
+    for student, theirs in by_student.items():
         if len(theirs) < 2:
             continue
         filled = [r for r in theirs if any(item.given is not None for item in r.items)]
-        kept = filled[0] if filled else theirs[0]
-        for result in theirs:
-            if result is not kept and not any(result is f for f in filled):
-                dropped[id(result)] = BLANK_COPY
-    if not dropped:
-        return results, []
+        kept = filled or theirs[:1]
+        blank.update(id(r) for r in theirs if not any(r is k for k in kept))
+        if len(kept) > 1:
+            named = [r.file for r in kept]
+            errors.append(
+                GradingError(
+                    named[-1],
+                    f'student "{student}" is also graded from {", ".join(named[:-1])}: both are '
+                    "in the report; remove the file that does not count",
+                )
+            )
     return (
-        [r for r in results if id(r) not in dropped],
-        [GradingNote(r.file, dropped[id(r)]) for r in results if id(r) in dropped],
+        [r for r in results if id(r) not in blank],
+        errors,
+        [GradingNote(r.file, BLANK_COPY) for r in results if id(r) in blank],
     )
-
-
-def _handed_in_twice(results: Sequence[Result]) -> list[GradingError]:
-    """A student graded from several files (with answers in each) gets several gradebook rows: say
-    so, so that a teacher keeps the one that counts instead of an LMS silently taking either."""
-    files: dict[str, list[str]] = {}
-    for result in results:
-        files.setdefault(result.student, []).append(result.file)
-    return [
-        GradingError(
-            named[-1],
-            f'student "{student}" is also graded from {", ".join(named[:-1])}: both are in the '
-            "report; remove the file that does not count",
-        )
-        for student, named in files.items()
-        if len(named) > 1
-    ]
 
 
 @contextmanager
@@ -380,14 +372,9 @@ def grade_table(
         lms = read_lms_export(data, source, keys)
         if lms is not None:
             return grade_lms_export(lms, source, keys, comparison, markers)
-        if _first_row(data) == CLASS_LIST_COLUMNS:
-            return [
-                GradingNote(
-                    source,
-                    "the class list `bpquiz generate --roster` wrote, not answers: not graded",
-                )
-            ]
         table = parse_table(data, source)
+    except NotHandedIn as exc:
+        return [GradingNote(source, str(exc))]
     except AnswersError as exc:
         return [GradingError(source, str(exc))]
 
@@ -450,14 +437,6 @@ def grade_table(
         outcomes.append((blank[0], GradingNote(source, note)))
     outcomes.sort(key=lambda numbered: numbered[0])
     return [outcome for _, outcome in outcomes]
-
-
-def _first_row(data: bytes) -> tuple[str, ...]:
-    """A spreadsheet's header row, as read from its first line (empty when unreadable)."""
-    import csv
-
-    line = data[:4096].decode("utf-8-sig", errors="replace").splitlines()[:1]
-    return tuple(cell.strip() for row in csv.reader(line) for cell in row)
 
 
 LOOKS_LIKE_AN_ID = re.compile(r"[a-z_]+\d")

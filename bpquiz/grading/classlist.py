@@ -40,13 +40,6 @@ class Line:
         return self.result.identity if self.result is not None else None
 
 
-def _ids(result: Result) -> set[str]:
-    ids = {result.student}
-    if result.identity is not None:
-        ids.update(result.identity.ids())
-    return {i.casefold() for i in ids}
-
-
 def _wanted(enrolled: Enrolled) -> set[str]:
     """The ids a result of this roster student may carry."""
     return {enrolled.id.casefold()} | ({enrolled.email.casefold()} if enrolled.email else set())
@@ -63,7 +56,7 @@ def class_lines(report: Report) -> list[Line]:
         return [Line(r.student, _name(r), Attendance.GRADED, r) for r in report.results]
     by_id: dict[str, list[int]] = {}
     for i, result in enumerate(report.results):
-        for student_id in _ids(result):
+        for student_id in result.ids():
             by_id.setdefault(student_id, []).append(i)
     lines = []
     taken: set[int] = set()

@@ -112,6 +112,12 @@ class Result:
     def percent(self) -> float:
         return 100 * self.score / self.max_score if self.max_score else 0.0
 
+    def ids(self) -> set[str]:
+        """Every id a roster may list this student by, casefolded: the student, and what an LMS
+        said of them (an email, a student number, its user id)."""
+        ids = {self.student, *(self.identity.ids() if self.identity is not None else ())}
+        return {i.casefold() for i in ids}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "student": self.student,

@@ -76,7 +76,7 @@ def grade_lms_export(
         if (
             export.lms == CANVAS
             and variant.student is not None
-            and not _is(attempt.sheet, variant.student)
+            and variant.student.casefold() not in result.ids()
         ):
             # Canvas gives each variant's quiz to the students it is assigned to (Moodle draws
             # one at random). The LMS signed the student in, so its word on who this is stands;
@@ -115,12 +115,6 @@ def grade_lms_export(
             )
     outcomes.sort(key=lambda numbered: numbered[0])
     return [outcome for _, outcome in outcomes]
-
-
-def _is(sheet: AnswerSheet, student: str) -> bool:
-    """Whether the LMS's student is this roster id (by any id it gave, or the row's student)."""
-    ids = {sheet.student, *(sheet.identity.ids() if sheet.identity else ())}
-    return student.casefold() in {i.casefold() for i in ids}
 
 
 def _where_the_lms_differs(

@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bpquiz.exercises.key import CLASS_LIST_COLUMNS
 from bpquiz.files import SPREADSHEET_DELIMITERS, spreadsheet_text
 from bpquiz.grading.readers.numbers import shown
-from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, read_limited
+from bpquiz.grading.readers.sheet import MAX_STUDENT, AnswersError, NotHandedIn, read_limited
 
 MAX_CSV_BYTES = 10 << 20
 """A class of 2,000 with 50 answers each is about 1 MiB; ten times that is not an answers sheet."""
@@ -115,6 +116,10 @@ def _header_and_delimiter(first_line: str) -> tuple[list[str], str]:
             return header, delimiter
     if wide:
         raise AnswersError(f"more than {MAX_COLUMNS} columns: not a class's answers")
+    if tuple(next(csv.reader([first_line]), [])) == CLASS_LIST_COLUMNS:
+        raise NotHandedIn(
+            "the class list `bpquiz generate --roster` wrote, not answers: not graded"
+        )
     # The row's text is never shown: the file may be anything at all (a link to a system file).
     lower = first_line.lower()
     missing = " or ".join(f'"{name}"' for name in (STUDENT, VARIANT) if name not in lower)
